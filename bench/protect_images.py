@@ -1,0 +1,487 @@
+#!/usr/bin/env python3
+"""Benchmark ``unerkannt protect`` against deface 1.5.0 on the face-detection kit.
+
+One invocation runs every selected tool on the same images, scores each output
+folder with ``../shared/tools/coverage.py`` (used as it is, as a subprocess) and
+prints one markdown block: machine, date, versions, the exact commands and a table
+of protected faces per size bin, collateral, wall time and throughput.
+
+Usage (from the repository root, with the project venv active)::
+
+    python bench/protect_images.py                      # full kit, all tools
+    python bench/protect_images.py --limit 20           # quick run on 20 images
+    python bench/protect_images.py --only deface        # reference tool alone
+    python bench/protect_images.py --markdown-out bench/results.md
+
+Rows:
+
+* ``unerkannt default`` / ``unerkannt fast``: the CLI next to ``sys.executable``,
+  ``unerkannt protect IMAGES -o OUT --quiet --report OUT.json [--profile fast]``.
+* ``deface 1.5.0 (solid)``: installed by this script into its own venv
+  (default ``bench/.cache/deface-venv``, reused when ``deface --version`` works),
+  run once over a folder holding copies of all images, with ``--replacewith solid``
+  and otherwise default settings. deface writes ``NAME_anonymized.EXT`` next to
+  each input, so the folder is scored with ``--suffix _anonymized``.
+
+Each command is timed as the wall clock of the whole process, model loading
+included. A tool that fails (for instance a CLI that does not exist yet) is
+reported as a failed row; the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_KIT = REPO_ROOT.parent / "shared" / "bench" / "detect"
+COVERAGE_PY = REPO_ROOT.parent / "shared" / "tools" / "coverage.py"
+DEFAULT_DEFACE_VENV = REPO_ROOT / "bench" / ".cache" / "deface-venv"
+DEFACE_VERSION = "1.5.0"
+# onnx is needed as well: deface's CenterFace imports it to make the model's
+# input shape dynamic, and silently falls back to OpenCV DNN without it.
+DEFACE_PACKAGES = [f"deface=={DEFACE_VERSION}", "onnxruntime", "onnx"]
+# deface prints "Running on <first provider of the session>." only on its onnxruntime
+# backend; PyPI's onnxruntime lists AzureExecutionProvider (a remote-endpoint EP
+# that claims no local nodes) first, so CPU inference may be announced as Azure.
+ONNXRT_BANNER = re.compile(r"Running on (\w+)\.")
+TOOLS = ("unerkannt", "deface")
+BINS = ("<16", "16-32", ">32")
+
+
+@dataclass
+class Run:
+    """Outcome of one timed command."""
+
+    cmd: list[str]
+    returncode: int
+    wall_s: float
+    cpu_s: float
+    peak_threads: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclass
+class Coverage:
+    """Figures parsed from the output of coverage.py."""
+
+    bins: dict[str, tuple[int, int]]
+    protected: tuple[int, int]
+    collateral: float
+    without_output: int
+
+    @staticmethod
+    def fraction(pair: tuple[int, int]) -> float:
+        return pair[0] / pair[1] if pair[1] else float("nan")
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    name: str
+    command: list[str]
+    n_images: int
+    run: Run | None = None
+    coverage: Coverage | None = None
+    error: str | None = None
+    warning: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def images_per_s(self) -> float | None:
+        """Images given to the tool per wall-clock second; None unless it was scored."""
+        if self.run is None or self.coverage is None or self.run.wall_s <= 0:
+            return None
+        return self.n_images / self.run.wall_s
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--kit",
+        type=Path,
+        default=DEFAULT_KIT,
+        help="detection kit with images/*.jpg and annotations.json (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--work", type=Path, default=None, help="working folder for outputs and logs (default: a fresh temp dir)"
+    )
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N images of the kit")
+    parser.add_argument(
+        "--only", choices=TOOLS, action="append", default=None, help="run only this tool (repeatable; default: all)"
+    )
+    parser.add_argument(
+        "--deface-venv",
+        type=Path,
+        default=DEFAULT_DEFACE_VENV,
+        help="venv for deface, created when missing (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--markdown-out", type=Path, default=None, metavar="FILE", help="also write the markdown block to FILE"
+    )
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    return args
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_timed(cmd: list[str], log_stem: Path, *, cwd: Path | None = None) -> Run:
+    """Run *cmd* to completion; wall clock, CPU time and peak thread count included.
+
+    stdout and stderr go to ``LOG_STEM.stdout`` / ``LOG_STEM.stderr`` (a pipe could
+    fill up and stall the child); they are read back afterwards.
+    """
+    out_path = log_stem.with_suffix(".stdout")
+    err_path = log_stem.with_suffix(".stderr")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_threads = 0
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        start = time.perf_counter()
+        try:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd)
+        except OSError as exc:
+            return Run(cmd, 127, 0.0, 0.0, 0, "", f"{type(exc).__name__}: {exc}")
+        while True:
+            peak_threads = max(peak_threads, _thread_count(proc.pid))
+            try:
+                proc.wait(timeout=0.25)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(
+        cmd,
+        proc.returncode,
+        wall,
+        cpu,
+        peak_threads,
+        out_path.read_text(errors="replace"),
+        err_path.read_text(errors="replace"),
+    )
+
+
+def _thread_count(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+def capture(cmd: list[str]) -> str:
+    """Stdout of a short helper command, stripped; '?' when it fails."""
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120)
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return res.stdout.strip() or res.stderr.strip() or "?"
+
+
+def package_version(python: Path | str, dist: str) -> str:
+    code = (
+        "import importlib.metadata as m, sys\n"
+        "try: print(m.version(sys.argv[1]))\n"
+        "except m.PackageNotFoundError: print('not installed')"
+    )
+    return capture([str(python), "-c", code, dist])
+
+
+# --------------------------------------------------------------------------- data
+
+
+def prepare_kit(kit: Path, work: Path, limit: int | None) -> tuple[Path, list[Path]]:
+    """Return the kit to score against and its image files, sorted by name.
+
+    With *limit*, a sub-kit with copies of the first *limit* images (in the order of
+    annotations.json) and a matching annotations.json is made under *work*.
+    """
+    annotations = json.loads((kit / "annotations.json").read_text())
+    items = annotations["images"]
+    if limit is None:
+        return kit, sorted((kit / item["file"]) for item in items)
+    sub = work / "kit"
+    items = items[:limit]
+    for item in items:
+        dst = sub / item["file"]
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(kit / item["file"], dst)
+    (sub / "annotations.json").write_text(json.dumps({**annotations, "images": items}))
+    return sub, sorted((sub / item["file"]) for item in items)
+
+
+def images_dir(images: list[Path]) -> Path:
+    parents = {p.parent for p in images}
+    if len(parents) != 1:
+        raise SystemExit(f"expected all kit images in one folder, got {sorted(parents)}")
+    return parents.pop()
+
+
+# --------------------------------------------------------------------------- scoring
+
+_BIN_RE = re.compile(r"faces\s+(\S+): (\d+)/(\d+) protected")
+_MISSING_RE = re.compile(r"images without output: (\d+)")
+_COLLATERAL_RE = re.compile(r"collateral .*: mean ([0-9.]+|nan)")
+_TOTAL_RE = re.compile(r"protected (\d+)/(\d+) =")
+
+
+def score(kit: Path, out_dir: Path, log_stem: Path, suffix: str = "") -> Coverage:
+    cmd = [sys.executable, str(COVERAGE_PY), str(kit), str(out_dir)]
+    if suffix:
+        cmd += ["--suffix", suffix]
+    run = run_timed(cmd, log_stem)
+    if not run.ok:
+        raise RuntimeError(f"coverage.py exited {run.returncode}: {run.stderr.strip()[-500:]}")
+    text = run.stdout
+    bins = {m[1]: (int(m[2]), int(m[3])) for m in _BIN_RE.finditer(text)}
+    missing, collateral, total = (_MISSING_RE.search(text), _COLLATERAL_RE.search(text), _TOTAL_RE.search(text))
+    if set(bins) != set(BINS) or not (missing and collateral and total):
+        raise RuntimeError(f"cannot parse coverage.py output:\n{text}")
+    return Coverage(
+        bins=bins,
+        protected=(int(total[1]), int(total[2])),
+        collateral=float(collateral[1]),
+        without_output=int(missing[1]),
+    )
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def ensure_deface(venv: Path, log_dir: Path) -> Path:
+    """Return the deface executable of *venv*, creating the venv when needed."""
+    deface = venv / "bin" / "deface"
+    if deface.exists() and capture([str(deface), "--version"]) == DEFACE_VERSION:
+        return deface
+    print(f"installing deface {DEFACE_VERSION} into {venv} ...", file=sys.stderr)
+    if venv.exists():
+        shutil.rmtree(venv)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    steps = [
+        [sys.executable, "-m", "venv", str(venv)],
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            *DEFACE_PACKAGES,
+        ],
+    ]
+    for i, cmd in enumerate(steps):
+        run = run_timed(cmd, log_dir / f"deface-install-{i}")
+        if not run.ok:
+            raise RuntimeError(f"{shlex.join(cmd)} exited {run.returncode}: {run.stderr.strip()[-800:]}")
+    if capture([str(deface), "--version"]) != DEFACE_VERSION:
+        raise RuntimeError(f"{deface} --version does not print {DEFACE_VERSION}")
+    return deface
+
+
+def deface_backend(run: Run) -> str:
+    match = ONNXRT_BANNER.search(run.stdout + run.stderr)
+    if match is None:
+        return "OpenCV DNN (no onnxruntime banner: slow fallback)"
+    return f"onnxruntime (deface reports: Running on {match[1]})"
+
+
+def run_deface(kit: Path, images: list[Path], work: Path, venv: Path) -> Row:
+    # deface writes NAME_anonymized.EXT beside each input (its -o names a single
+    # file), so it gets a folder of copies of the images and writes into it.
+    out_dir = work / "deface-solid"
+    row = Row("deface 1.5.0 (solid)", [], len(images))
+    try:
+        deface = ensure_deface(venv, work / "logs")
+    except (RuntimeError, OSError) as exc:
+        row.error = f"install failed: {exc}"
+        return row
+    out_dir.mkdir()
+    for img in images:
+        shutil.copyfile(img, out_dir / img.name)
+    row.command = [str(deface), "--replacewith", "solid", str(out_dir)]
+    row.run = run_timed(row.command, work / "logs" / "deface-solid")
+    row.notes.append(f"backend: {deface_backend(row.run)}")
+    python = venv / "bin" / "python"
+    row.notes.append(
+        f"deface {capture([str(deface), '--version'])}, onnxruntime "
+        f"{package_version(python, 'onnxruntime')}, onnx "
+        f"{package_version(python, 'onnx')}, opencv-python "
+        f"{package_version(python, 'opencv-python')}"
+    )
+    if not row.run.ok:
+        row.error = f"exit {row.run.returncode}: {row.run.stderr.strip()[-500:]}"
+        return row
+    row.coverage = score(kit, out_dir, work / "logs" / "coverage-deface-solid", suffix="_anonymized")
+    return row
+
+
+def run_unerkannt(kit: Path, images: list[Path], work: Path, profile: str | None) -> Row:
+    label = profile or "default"
+    out_dir = work / f"unerkannt-{label}"
+    exe = Path(sys.executable).parent / "unerkannt"
+    cmd = [
+        str(exe),
+        "protect",
+        str(images_dir(images)),
+        "-o",
+        str(out_dir),
+        "--quiet",
+        "--report",
+        str(out_dir.with_suffix(".json")),
+    ]
+    if profile:
+        cmd += ["--profile", profile]
+    row = Row(f"unerkannt {label}", cmd, len(images))
+    row.run = run_timed(cmd, work / "logs" / f"unerkannt-{label}")
+    row.notes.append(
+        f"unerkannt {package_version(sys.executable, 'unerkannt')}, "
+        f"onnxruntime {package_version(sys.executable, 'onnxruntime')}"
+    )
+    if not row.run.ok:
+        # unerkannt fails closed: one failed file makes the exit status non-zero while
+        # the other files are written. Score what exists; the misses show up as
+        # "images without output".
+        produced = out_dir.is_dir() and any(p.is_file() for p in out_dir.rglob("*"))
+        last_line = (row.run.stderr.strip().splitlines() or ["(no stderr)"])[-1][:300]
+        if not produced:
+            row.error = f"exit {row.run.returncode}, no output: {last_line}"
+            return row
+        row.warning = f"exit {row.run.returncode}, partial output scored: {last_line}"
+    row.coverage = score(kit, out_dir, work / "logs" / f"coverage-unerkannt-{label}")
+    return row
+
+
+# --------------------------------------------------------------------------- report
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _pct(x: float) -> str:
+    return "–" if x != x else f"{100 * x:.1f} %"  # NaN: no face in that bin
+
+
+def render(rows: list[Row], *, command: list[str], kit: Path, n_images: int) -> str:
+    deface = next((r for r in rows if r.name.startswith("deface")), None)
+    ref_ips = deface.images_per_s if deface else None
+    lines = [
+        "## unerkannt vs deface: image protection benchmark",
+        "",
+        f"- date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
+        f"- machine: {os.cpu_count()} CPUs (nproc {capture(['nproc'])}), {cpu_model()}, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
+        f"- kit: {kit} ({n_images} images)",
+        f"- command: `{shlex.join(command)}`",
+    ]
+    for row in rows:
+        lines.append(f"- {row.name}: `{shlex.join(row.command)}`" if row.command else f"- {row.name}: (not run)")
+        lines += [f"  - {note}" for note in row.notes]
+    scored = next((r.coverage for r in rows if r.coverage), None)
+    n_faces = {b: f" (n={scored.bins[b][1]})" if scored else "" for b in BINS}
+    lines += [
+        "",
+        f"| tool | protected | <16 px{n_faces['<16']} | 16–32 px{n_faces['16-32']} "
+        f"| >32 px{n_faces['>32']} | collateral | images without output | wall s "
+        "| images/s | × deface |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        ips = row.images_per_s
+        wall = f"{row.run.wall_s:.1f}" if row.run and row.coverage else "–"
+        ratio = f"{ips / ref_ips:.2f}" if ips and ref_ips else "–"
+        if row.coverage is None:
+            cells = ["FAILED", "–", "–", "–", "–", "–"]
+        else:
+            c = row.coverage
+            cells = [
+                f"{_pct(c.fraction(c.protected))} ({c.protected[0]}/{c.protected[1]})",
+                *(_pct(c.fraction(c.bins[b])) for b in BINS),
+                _pct(c.collateral),
+                str(c.without_output),
+            ]
+        lines.append("| " + " | ".join([row.name, *cells, wall, f"{ips:.2f}" if ips else "–", ratio]) + " |")
+    lines.append("")
+    for row in rows:
+        if row.run is not None and row.coverage is not None:
+            lines.append(
+                f"- {row.name}: CPU {row.run.cpu_s:.1f} s "
+                f"({row.run.cpu_s / row.run.wall_s:.2f} cores busy on average), "
+                f"peak {row.run.peak_threads} threads in the main process"
+            )
+        if row.warning:
+            lines.append(f"- {row.name} WARNING: {row.warning}")
+        if row.error:
+            lines.append(f"- {row.name} FAILED: {row.error.splitlines()[-1]}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    tools = set(args.only or TOOLS)
+    if not COVERAGE_PY.is_file():
+        raise SystemExit(f"coverage.py not found at {COVERAGE_PY}")
+    work = args.work.resolve() if args.work else Path(tempfile.mkdtemp(prefix="bench-protect-"))
+    work.mkdir(parents=True, exist_ok=True)
+    if any(work.iterdir()):
+        raise SystemExit(f"--work {work} is not empty")
+    (work / "logs").mkdir()
+    print(f"work dir: {work}", file=sys.stderr)
+
+    kit, images = prepare_kit(args.kit.resolve(), work, args.limit)
+    rows: list[Row] = []
+    if "unerkannt" in tools:
+        for profile in (None, "fast"):
+            print(f"running unerkannt {profile or 'default'} ...", file=sys.stderr)
+            rows.append(run_unerkannt(kit, images, work, profile))
+    if "deface" in tools:
+        print("running deface ...", file=sys.stderr)
+        rows.append(run_deface(kit, images, work, args.deface_venv.resolve()))
+    for row in rows:
+        if row.error:
+            print(f"{row.name} failed: {row.error}", file=sys.stderr)
+
+    command = [Path(sys.executable).name, *sys.argv] if argv is None else ["protect_images.py", *argv]
+    block = render(rows, command=command, kit=kit, n_images=len(images))
+    print(block)
+    if args.markdown_out:
+        args.markdown_out.write_text(block)
+    return 0 if all(r.error is None for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""Many files: planning outputs, a process pool, and the run report."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from .detect import FaceDetector
+from .errors import InputError, OutputError, UnerkanntError, UsageError
+from .media import by_name, is_candidate
+from .options import ProtectOptions
+from .pipeline import build_detector, failure, options_json, protect_file
+from .results import FileResult, Report
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its protected copy goes (``None``: refused up front)."""
+
+    source: Path
+    output: Path | None
+    problem: str | None = None
+
+
+def plan(
+    inputs: Iterable[str | Path], out_dir: str | Path, *, options: ProtectOptions, allow_inside_input: bool = False
+) -> list[Job]:
+    """Pair every input file with its output path.
+
+    Folders are searched recursively for files with image name endings and their
+    tree is mirrored below ``out_dir``; files named directly are always tried.
+
+    Raises
+    ------
+    UsageError
+        An input does not exist, or ``out_dir`` lies inside an input folder and
+        ``allow_inside_input`` is false.
+    """
+    out_dir = Path(out_dir)
+    out_real = Path(os.path.realpath(out_dir))
+    fmt = by_name(options.format) if options.format else None
+    jobs: list[Job] = []
+    for raw in inputs:
+        src = Path(raw)
+        if not (src.exists() or src.is_symlink()):
+            raise UsageError(f"input not found: {src}")
+        if src.is_dir():
+            root = Path(os.path.realpath(src))
+            if (out_real == root or root in out_real.parents) and not allow_inside_input:
+                raise UsageError(
+                    "the output folder is inside the input folder; choose another or pass --allow-inside-input"
+                )
+            for path in sorted(src.rglob("*")):
+                if out_real == Path(os.path.realpath(path)) or out_real in Path(os.path.realpath(path)).parents:
+                    continue
+                if path.is_dir() or not is_candidate(path):
+                    continue
+                real = Path(os.path.realpath(path))
+                if path.is_symlink() and root not in real.parents:
+                    jobs.append(Job(path, None, "a symbolic link pointing outside the input folder"))
+                    continue
+                jobs.append(Job(path, _target(out_dir / path.relative_to(src), fmt)))
+        else:
+            jobs.append(Job(src, _target(out_dir / src.name, fmt)))
+    seen: dict[str, Path] = {}
+    sources = {os.path.realpath(j.source) for j in jobs}
+    checked = []
+    for job in jobs:
+        if job.output is None:
+            checked.append(job)
+            continue
+        key = os.path.realpath(job.output)
+        if key in sources:
+            checked.append(Job(job.source, None, "the output would replace an input file"))
+        elif key in seen:
+            checked.append(Job(job.source, None, f"another input is also written to {job.output}"))
+        else:
+            seen[key] = job.source
+            checked.append(job)
+    return checked
+
+
+def _target(path: Path, fmt) -> Path:  # type: ignore[no-untyped-def]
+    return path.with_suffix(fmt.extensions[0]) if fmt is not None else path
+
+
+# Each worker process builds its detector once, at start.
+_worker_detector: FaceDetector | None = None
+_worker_options: ProtectOptions | None = None
+
+
+def _init_worker(options: ProtectOptions) -> None:
+    global _worker_detector, _worker_options
+    _worker_options = options
+    _worker_detector = build_detector(options)
+
+
+def _run_job(job: Job, overwrite: bool) -> FileResult:
+    if _worker_options is None or _worker_detector is None:
+        raise UnerkanntError("worker process was not initialised")
+    return run_one(job, options=_worker_options, detector=_worker_detector, overwrite=overwrite)
+
+
+def run_one(job: Job, *, options: ProtectOptions, detector: FaceDetector, overwrite: bool) -> FileResult:
+    """Protect one planned file; every failure becomes a failed result, never an exception."""
+    start = time.perf_counter()
+    if job.output is None:
+        return failure(job.source, UsageError(job.problem or "refused"))
+    try:
+        return protect_file(job.source, job.output, options=options, detector=detector, overwrite=overwrite)
+    except UnerkanntError as exc:
+        return failure(job.source, exc, time.perf_counter() - start)
+    except MemoryError:
+        return failure(job.source, InputError("not enough memory to protect this file"), time.perf_counter() - start)
+    except Exception as exc:  # fail closed on anything unforeseen, and say what it was
+        log.exception("unexpected error")
+        err = UnerkanntError(f"internal error ({type(exc).__name__}: {exc})")
+        err.code = "internal"
+        return failure(job.source, err, time.perf_counter() - start)
+
+
+def run(
+    jobs: list[Job],
+    *,
+    options: ProtectOptions,
+    workers: int = 0,
+    overwrite: bool = False,
+    detector: FaceDetector | None = None,
+    progress: Callable[[FileResult], None] | None = None,
+) -> Report:
+    """Protect every job, on ``workers`` processes (``0``: one per core).
+
+    With one worker, or a ``detector`` given (tests, fakes), everything runs in
+    this process. Results come back in the order of ``jobs``.
+    """
+    start = time.perf_counter()
+    workers = workers or min(len(os.sched_getaffinity(0)), 8)
+    workers = max(1, min(workers, len(jobs)))
+    results: list[FileResult | None] = [None] * len(jobs)
+    if detector is not None or workers == 1:
+        detector = detector or build_detector(options)
+        for i, job in enumerate(jobs):
+            results[i] = run_one(job, options=options, detector=detector, overwrite=overwrite)
+            if progress:
+                progress(results[i])  # type: ignore[arg-type]
+    else:
+        # One inference thread per process: the processes share the cores.
+        worker_options = options.evolve(threads=1) if options.threads == 0 else options
+        ctx = get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(worker_options,)) as pool:
+            futures: dict[Future[FileResult], int] = {
+                pool.submit(_run_job, job, overwrite): i for i, job in enumerate(jobs)
+            }
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    results[i] = future.result()
+                except BrokenProcessPool as exc:
+                    results[i] = failure(jobs[i].source, OutputError(f"a worker process died ({exc})"))
+                if progress:
+                    progress(results[i])  # type: ignore[arg-type]
+    report = Report(files=[r for r in results if r is not None], options=options_json(options))
+    report.seconds = time.perf_counter() - start
+    return report

@@ -1,0 +1,131 @@
+"""The detector contract: ``detect(image) -> list[Face]``, several scales and tiles."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..errors import DetectionError
+from ..faces import Face, merge_faces
+
+#: Longest side, in pixels, of one inference pass; larger inputs are tiled so that
+#: memory stays bounded and small faces keep their resolution.
+MAX_TILE = 1600
+#: Overlap of neighbouring tiles in detector pixels: larger than any face a tile
+#: could cut in two without the global pass seeing it whole.
+TILE_OVERLAP = 192
+
+
+class Detector(ABC):
+    """A face detector searching one RGB image at several scales.
+
+    Subclasses implement :meth:`_detect_once`; the scale, tile and merge logic is
+    shared. Instances pickle as their settings (the model is loaded again lazily in
+    the receiving process), so they can be shipped to worker processes.
+
+    Parameters
+    ----------
+    threshold : float
+        Minimum detector score.
+    scales : tuple of float
+        Resize factors to search at; ``1.0`` is the image as it is.
+    threads : int
+        Inference threads, ``0`` lets the runtime choose.
+    """
+
+    name: str = "detector"
+
+    def __init__(self, *, threshold: float = 0.5, scales: tuple[float, ...] = (1.0,), threads: int = 0) -> None:
+        self.threshold = threshold
+        self.scales = tuple(scales)
+        self.threads = threads
+        self._model: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_model"] = None
+        return state
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(threshold={self.threshold}, scales={self.scales})"
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Find faces in ``image``.
+
+        Parameters
+        ----------
+        image : (H, W, 3) uint8 ndarray
+            RGB pixels.
+
+        Returns
+        -------
+        list of Face
+            Boxes in pixels of ``image``, merged across scales and tiles.
+
+        Raises
+        ------
+        DetectionError
+            The model could not be loaded or inference failed.
+        """
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise DetectionError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+        height, width = image.shape[:2]
+        faces: list[Face] = []
+        try:
+            for scale in self.scales:
+                faces.extend(self._detect_scaled(image, scale))
+            if max(height, width) * max(self.scales) > MAX_TILE:
+                # Tiles cut large faces; one pass over the whole image finds those.
+                faces.extend(self._detect_scaled(image, MAX_TILE / max(height, width)))
+        except DetectionError:
+            raise
+        except Exception as exc:  # onnxruntime and OpenCV raise their own types
+            raise DetectionError(f"{self.name} failed: {exc}") from exc
+        return merge_faces([f for f in faces if f.score >= self.threshold])
+
+    def _detect_scaled(self, image: np.ndarray, scale: float) -> list[Face]:
+        height, width = image.shape[:2]
+        sw, sh = max(1, round(width * scale)), max(1, round(height * scale))
+        if (sw, sh) != (width, height):
+            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            image = cv2.resize(image, (sw, sh), interpolation=interp)
+        faces: list[Face] = []
+        for x0, y0, tile in _tiles(image):
+            for face in self._detect_once(tile):
+                x1, y1, x2, y2 = face.box
+                box = ((x1 + x0) / sw * width, (y1 + y0) / sh * height, (x2 + x0) / sw * width, (y2 + y0) / sh * height)
+                landmarks = None
+                if face.landmarks is not None:
+                    landmarks = tuple(((x + x0) / sw * width, (y + y0) / sh * height) for x, y in face.landmarks)
+                faces.append(
+                    Face(box=_clip(box, width, height), score=face.score, detector=self.name, landmarks=landmarks)
+                )
+        return faces
+
+    @abstractmethod
+    def _detect_once(self, image: np.ndarray) -> list[Face]:
+        """Detect in one RGB tile of at most :data:`MAX_TILE` pixels per side."""
+
+
+def _tiles(image: np.ndarray):  # type: ignore[no-untyped-def]
+    height, width = image.shape[:2]
+    if max(height, width) <= MAX_TILE:
+        yield 0, 0, image
+        return
+    step = MAX_TILE - TILE_OVERLAP
+    nx = max(1, math.ceil((width - TILE_OVERLAP) / step))
+    ny = max(1, math.ceil((height - TILE_OVERLAP) / step))
+    for iy in range(ny):
+        y0 = min(iy * step, max(0, height - MAX_TILE))
+        for ix in range(nx):
+            x0 = min(ix * step, max(0, width - MAX_TILE))
+            yield x0, y0, image[y0 : y0 + MAX_TILE, x0 : x0 + MAX_TILE]
+
+
+def _clip(box: tuple[float, float, float, float], width: int, height: int) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = box
+    return (min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height))

@@ -1,0 +1,72 @@
+"""CenterFace (MIT), run with onnxruntime: the high-recall detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import DetectionError
+from ..faces import Face
+from .base import Detector
+
+MODEL = Path(__file__).with_name("models") / "centerface.onnx"
+_OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
+
+
+class CenterFaceDetector(Detector):
+    """CenterFace: an anchor-free detector with a 4-pixel output stride.
+
+    Finds faces down to about 8 pixels high at scale 1; WIDER FACE AP
+    0.939/0.929/0.880 (easy/medium/hard, published). Gives 5 landmarks.
+    """
+
+    name = "centerface"
+
+    def __init__(self, *, model_path: str | Path = MODEL, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.model_path = str(model_path)
+
+    def _session(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            try:
+                import onnxruntime as ort
+
+                opts = ort.SessionOptions()
+                opts.log_severity_level = 3
+                opts.intra_op_num_threads = self.threads
+                opts.inter_op_num_threads = 1
+                self._model = ort.InferenceSession(self.model_path, opts, providers=["CPUExecutionProvider"])
+            except Exception as exc:
+                raise DetectionError(f"cannot load CenterFace from {self.model_path}: {exc}") from exc
+        return self._model
+
+    def _detect_once(self, image: np.ndarray) -> list[Face]:
+        height, width = image.shape[:2]
+        # The network wants sides divisible by 32; pad instead of stretching.
+        ph, pw = -(-height // 32) * 32, -(-width // 32) * 32
+        if (ph, pw) != (height, width):
+            image = cv2.copyMakeBorder(image, 0, ph - height, 0, pw - width, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        blob = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
+        heat, scale, offset, marks = self._session().run(_OUTPUTS, {"input.1": blob})
+        ys, xs = np.nonzero(heat[0, 0] > self.threshold)
+        if len(ys) == 0:
+            return []
+        bh = np.exp(scale[0, 0, ys, xs]) * 4
+        bw = np.exp(scale[0, 1, ys, xs]) * 4
+        x1 = (xs + offset[0, 1, ys, xs] + 0.5) * 4 - bw / 2
+        y1 = (ys + offset[0, 0, ys, xs] + 0.5) * 4 - bh / 2
+        scores = heat[0, 0, ys, xs]
+        faces = []
+        for i in range(len(ys)):
+            lm = tuple(
+                (
+                    float(marks[0, 2 * j + 1, ys[i], xs[i]] * bw[i] + x1[i]),
+                    float(marks[0, 2 * j, ys[i], xs[i]] * bh[i] + y1[i]),
+                )
+                for j in range(5)
+            )
+            box = (float(x1[i]), float(y1[i]), float(x1[i] + bw[i]), float(y1[i] + bh[i]))
+            faces.append(Face(box=box, score=float(scores[i]), detector=self.name, landmarks=lm))
+        return faces

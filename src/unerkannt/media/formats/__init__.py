@@ -1,0 +1,50 @@
+"""The image formats unerkannt reads and writes: one module each, listed here."""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from pathlib import Path
+
+from ...errors import UnsupportedFormatError, UsageError
+from .base import Format
+
+#: Every supported format, by module; the order is the order of ``--format`` choices.
+FORMAT_MODULES = ("jpeg", "png", "webp", "tiff", "bmp", "gif", "heif", "avif")
+
+
+@cache
+def formats() -> dict[str, Format]:
+    """name -> :class:`Format` of every supported format."""
+    found = {}
+    for module in FORMAT_MODULES:
+        fmt: Format = importlib.import_module(f"{__name__}.{module}").FORMAT
+        found[fmt.name] = fmt
+    return found
+
+
+def by_name(name: str) -> Format:
+    """The format called ``name`` (``--format``); raises :class:`UsageError`."""
+    key = name.lower().lstrip(".")
+    key = {"jpg": "jpeg", "tif": "tiff", "heic": "heif"}.get(key, key)
+    try:
+        return formats()[key]
+    except KeyError:
+        raise UsageError(f"unknown format {name!r}; choose from {', '.join(formats())}") from None
+
+
+def by_pil_format(pil_format: str) -> Format:
+    """The format Pillow identified a file as; raises :class:`UnsupportedFormatError`."""
+    for fmt in formats().values():
+        if fmt.pil_format == pil_format:
+            return fmt
+    raise UnsupportedFormatError(f"{pil_format} files are not supported")
+
+
+def is_candidate(path: Path) -> bool:
+    """Whether a file name ends like a supported format (used to pick files in folders)."""
+    suffix = path.suffix.lower()
+    return any(suffix in fmt.extensions for fmt in formats().values())
+
+
+__all__ = ["FORMAT_MODULES", "Format", "by_name", "by_pil_format", "formats", "is_candidate"]

@@ -1,0 +1,3 @@
+from .base import Format
+
+FORMAT = Format(name="avif", pil_format="AVIF", extensions=(".avif",), lossy=True, greyscale=False)

@@ -1,0 +1,3 @@
+from .base import Format
+
+FORMAT = Format(name="bmp", pil_format="BMP", extensions=(".bmp",), icc=False)

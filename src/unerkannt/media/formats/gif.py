@@ -1,0 +1,4 @@
+from .base import Format
+
+# GIF stores 256 colours a frame; frames are quantized again after protection.
+FORMAT = Format(name="gif", pil_format="GIF", extensions=(".gif",), animated=True, icc=False)

@@ -1,0 +1,186 @@
+"""Encode protected pixels into a new file, prove it carries no metadata, write atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import MetadataError, OutputError, OutputExistsError
+from .formats import Format
+from .picture import Picture
+from .read import register_plugins
+
+#: JPEG segments a fresh encode may hold: JFIF header, ICC profile, Adobe colour info.
+_JPEG_APP_ALLOWED = {"APP0", "APP2", "APP14"}
+#: TIFF tags that describe the pixels themselves; anything else is metadata.
+_TIFF_STRUCTURAL = {
+    254,
+    256,
+    257,
+    258,
+    259,
+    262,
+    266,
+    273,
+    274,
+    277,
+    278,
+    279,
+    282,
+    283,
+    284,
+    296,
+    305,
+    317,
+    338,
+    339,
+    34675,
+}
+_INFO_FORBIDDEN = ("exif", "xmp", "XML:com.adobe.xmp", "comment", "photoshop", "iptc")
+
+
+def encode(picture: Picture, fmt: Format, *, quality: int, keep_icc: bool) -> tuple[bytes, list[str]]:
+    """Encode the frames of ``picture`` as ``fmt`` from pixels alone.
+
+    Only pixels, frame timing and (with ``keep_icc``) the ICC profile are written.
+
+    Returns
+    -------
+    data : bytes
+        The new file.
+    notes : list of str
+        Conversions the output format forced (alpha flattened, frames dropped, ...).
+    """
+    register_plugins()
+    notes: list[str] = []
+    frames = picture.frames
+    if len(frames) > 1 and not fmt.animated:
+        notes.append(f"{fmt.name} stores one frame: only the first of {len(frames)} was written")
+        frames = frames[:1]
+    images = []
+    for i, rgb in enumerate(frames):
+        alpha = picture.alphas[i]
+        if alpha is not None and not fmt.alpha:
+            if i == 0:
+                notes.append(f"{fmt.name} has no transparency: flattened onto white")
+            a = alpha[:, :, None].astype(np.uint16)
+            rgb = ((rgb.astype(np.uint16) * a + 255 * (255 - a)) // 255).astype(np.uint8)
+            alpha = None
+        img = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+        if alpha is not None:
+            img.putalpha(Image.fromarray(np.ascontiguousarray(alpha), "L"))
+        elif picture.greyscale and fmt.greyscale:
+            img = img.convert("L")
+        images.append(img)
+    options = fmt.save_options(quality=quality)
+    if keep_icc and picture.icc_profile and fmt.icc:
+        options["icc_profile"] = picture.icc_profile
+    if len(images) > 1:
+        options.update(save_all=True, append_images=images[1:])
+        if picture.durations:
+            options["duration"] = picture.durations[: len(images)]
+        options["loop"] = picture.loop or 0
+    buffer = io.BytesIO()
+    try:
+        images[0].save(buffer, format=fmt.pil_format, **options)
+    except (OSError, ValueError, KeyError) as exc:
+        raise OutputError(f"cannot encode as {fmt.name}: {exc}") from exc
+    data = buffer.getvalue()
+    check_clean(data, fmt, keep_icc=keep_icc)
+    return data, notes
+
+
+def check_clean(data: bytes, fmt: Format, *, keep_icc: bool) -> None:
+    """Re-open an encoded file and refuse it if any metadata is in it.
+
+    An allowlist: pixels, frame timing, structural tags and (with ``keep_icc``)
+    an ICC profile pass; EXIF, XMP, IPTC, comments, text chunks and thumbnails do not.
+
+    Raises
+    ------
+    MetadataError
+        Something else was found.
+    """
+    with Image.open(io.BytesIO(data)) as img:
+        found = [key for key in _INFO_FORBIDDEN if img.info.get(key)]
+        if "icc_profile" in img.info and img.info["icc_profile"] and not keep_icc:
+            found.append("icc_profile")
+        exif_tags = set(img.getexif().keys())
+        if fmt.pil_format == "TIFF":
+            exif_tags -= _TIFF_STRUCTURAL
+        if exif_tags:
+            found.append(f"EXIF/TIFF tags {sorted(exif_tags)}")
+        if getattr(img, "text", None):
+            found.append("text chunks")
+        applist = getattr(img, "applist", [])
+        extra = sorted({name for name, _ in applist} - _JPEG_APP_ALLOWED)
+        if extra or any(name == "APP1" for name, _ in applist):
+            found.append(f"JPEG segments {extra}")
+        if fmt.pil_format == "HEIF" and (img.info.get("thumbnails") or img.info.get("depth_images")):
+            found.append("HEIF thumbnails or auxiliary images")
+    if found:
+        raise MetadataError(f"metadata would remain in the output: {', '.join(found)}")
+
+
+def write_atomic(data: bytes, path: Path, *, overwrite: bool) -> None:
+    """Write ``data`` to ``path`` so that readers see all of it or nothing.
+
+    The bytes go to a temporary file in the same folder, are flushed to disk, and
+    the file is then linked (or, with ``overwrite``, renamed) into place.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and ``overwrite`` is false.
+    OutputError
+        The folder is not writable, the disk is full, ...
+    """
+    path = Path(path)
+    if not overwrite and (path.exists() or path.is_symlink()):
+        raise OutputExistsError("the output file exists (use --overwrite to replace it)")
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".unerkannt-", suffix=".part")
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _link_into_place(tmp, path)
+        tmp = None
+    except FileExistsError as exc:
+        raise OutputExistsError("the output file exists (use --overwrite to replace it)") from exc
+    except OSError as exc:
+        raise OutputError(f"cannot write the output: {exc.strerror or exc}") from exc
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _link_into_place(tmp: str, path: Path) -> None:
+    # link() fails if the name exists, which closes the race with other writers;
+    # file systems without hard links fall back to a checked rename.
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        if path.exists():
+            raise FileExistsError(str(path)) from exc
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)

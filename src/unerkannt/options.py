@@ -1,0 +1,96 @@
+"""Options of a protection run, as one immutable object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .errors import UsageError
+
+#: Detection profiles: the scales each image is searched at and the score threshold.
+#: Thresholds are low on purpose: a missed face is a leak, a filled hand costs little.
+PROFILES: dict[str, tuple[tuple[float, ...], float]] = {
+    "default": ((1.25,), 0.1),
+    "thorough": ((1.0, 2.0), 0.1),
+    "fast": ((1.0,), 0.1),
+}
+
+#: The most pixels (width x height x frames) unerkannt decodes; protects against
+#: decompression bombs. 100 megapixels is a 12,000 x 8,000 panorama.
+DEFAULT_MAX_PIXELS = 100_000_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProtectOptions:
+    """How faces are found and anonymized and how the output is written.
+
+    Parameters
+    ----------
+    method : str
+        Anonymization method: ``"fill"`` (default, irreversible), ``"pixelate"``
+        or ``"blur"`` (both weaker; see the README for their measured risk).
+    enlarge : float
+        Factor applied to each detected box before anonymizing, so that forehead,
+        hair line and chin are covered too. ``>= 1.0``.
+    profile : str
+        Detection profile, a key of :data:`PROFILES`.
+    detectors : tuple of str
+        Detector names, run in order and merged (see ``unerkannt.detect.DETECTORS``).
+    threshold : float or None
+        Detector score threshold; ``None`` takes the profile's.
+    scales : tuple of float or None
+        Scales to search at; ``None`` takes the profile's.
+    verify : bool
+        Re-detect on the anonymized pixels and anonymize anything still found.
+    format : str or None
+        Output format name (``"jpeg"``, ``"png"``, ...); ``None`` keeps the input's.
+    quality : int
+        Quality of lossy encoders, 1-100.
+    keep_icc : bool
+        Copy the ICC colour profile (the only metadata ever carried over).
+    max_pixels : int
+        Refuse images with more pixels than this (all frames counted).
+    threads : int
+        Inference threads per process; 0 lets the runtime choose.
+    """
+
+    method: str = "fill"
+    enlarge: float = 1.3
+    profile: str = "default"
+    detectors: tuple[str, ...] = ("centerface",)
+    threshold: float | None = None
+    scales: tuple[float, ...] | None = None
+    verify: bool = True
+    format: str | None = None
+    quality: int = 90
+    keep_icc: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    threads: int = 0
+    manual_boxes: tuple[tuple[float, float, float, float], ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise UsageError(f"unknown profile {self.profile!r}; choose from {', '.join(PROFILES)}")
+        if not 1.0 <= self.enlarge <= 4.0:
+            raise UsageError(f"enlarge must be between 1.0 and 4.0, not {self.enlarge}")
+        if not 1 <= self.quality <= 100:
+            raise UsageError(f"quality must be between 1 and 100, not {self.quality}")
+        if self.threshold is not None and not 0.0 < self.threshold < 1.0:
+            raise UsageError(f"threshold must be between 0 and 1, not {self.threshold}")
+        if self.scales is not None and (not self.scales or any(not 0.1 <= s <= 8 for s in self.scales)):
+            raise UsageError(f"scales must be between 0.1 and 8, not {self.scales}")
+        if self.max_pixels < 1:
+            raise UsageError("max_pixels must be positive")
+        if not self.detectors:
+            raise UsageError("at least one detector is needed")
+
+    @property
+    def detection_scales(self) -> tuple[float, ...]:
+        return self.scales if self.scales is not None else PROFILES[self.profile][0]
+
+    @property
+    def detection_threshold(self) -> float:
+        return self.threshold if self.threshold is not None else PROFILES[self.profile][1]
+
+    def evolve(self, **changes: object) -> ProtectOptions:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,107 @@
+"""What a protection run returns: typed results that serialize to the JSON report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .faces import Face
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaceRecord:
+    """A face and what was done with it.
+
+    ``action`` is the method name (``"fill"``, ...) for anonymized faces; ``stage``
+    is ``"detect"`` or ``"verify"`` (found only when re-checking the output).
+    """
+
+    face: Face
+    action: str
+    region: tuple[int, int, int, int]
+    frame: int = 0
+    stage: str = "detect"
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.face.to_json()
+        data.update(action=self.action, region=list(self.region), stage=self.stage)
+        if self.frame:
+            data["frame"] = self.frame
+        return data
+
+
+@dataclass(kw_only=True)
+class ProtectedImage:
+    """The result of protecting an array: new pixels and the faces handled."""
+
+    image: np.ndarray
+    faces: list[FaceRecord]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True)
+class FileResult:
+    """The outcome for one input file.
+
+    ``status`` is ``"protected"`` (``output`` written) or ``"failed"`` (nothing
+    written; ``error`` says why).
+    """
+
+    input: str
+    output: str | None
+    status: str
+    faces: list[FaceRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: dict[str, str] | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "protected"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "status": self.status,
+            "faces": [f.to_json() for f in self.faces],
+            "warnings": self.warnings,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(kw_only=True)
+class Report:
+    """All files of one run, in input order."""
+
+    files: list[FileResult]
+    options: dict[str, Any]
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.files)
+
+    def summary(self) -> dict[str, int]:
+        protected = sum(f.ok for f in self.files)
+        return {
+            "files": len(self.files),
+            "protected": protected,
+            "failed": len(self.files) - protected,
+            "faces": sum(len(f.faces) for f in self.files),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        from . import __version__
+
+        return {
+            "tool": "unerkannt",
+            "version": __version__,
+            "options": self.options,
+            "summary": self.summary(),
+            "seconds": round(self.seconds, 3),
+            "files": [f.to_json() for f in self.files],
+        }
