@@ -11,7 +11,7 @@ from .batch import plan, run
 from .detect import FaceDetector
 from .faces import Face
 from .options import ProtectOptions
-from .pipeline import build_detector, protect_array, protect_file
+from .pipeline import build_detector, build_verifier, protect_array, protect_file
 from .results import FileResult, ProtectedImage, Report
 
 
@@ -35,7 +35,8 @@ def protect(
         Method, detection profile, output format ... (defaults: fill, default profile).
     detector : FaceDetector, optional
         A detector to use instead of the one ``options`` names (reuse one across
-        calls to load its model once, or pass a fake in tests).
+        calls to load its model once, or pass a fake in tests); it then also
+        does the verification pass.
     overwrite : bool
         Replace an existing ``output``.
 
@@ -61,14 +62,16 @@ def protect(
     (['fill'], True)
     """
     options = options or ProtectOptions()
-    detector = detector or build_detector(options)
+    verifier = None  # a given detector also verifies
+    if detector is None:
+        detector, verifier = build_detector(options), build_verifier(options)
     if isinstance(source, np.ndarray):
-        return protect_array(source, options=options, detector=detector)
+        return protect_array(source, options=options, detector=detector, verifier=verifier)
     if output is None:
         from .errors import UsageError
 
         raise UsageError("protect(path) needs an output path")
-    return protect_file(source, output, options=options, detector=detector, overwrite=overwrite)
+    return protect_file(source, output, options=options, detector=detector, verifier=verifier, overwrite=overwrite)
 
 
 def protect_files(

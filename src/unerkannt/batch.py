@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -16,7 +17,7 @@ from .detect import FaceDetector
 from .errors import InputError, OutputError, UnerkanntError, UsageError
 from .media import by_name, is_candidate
 from .options import ProtectOptions
-from .pipeline import build_detector, failure, options_json, protect_file
+from .pipeline import build_detector, build_verifier, failure, options_json, protect_file
 from .results import FileResult, Report
 
 log = logging.getLogger(__name__)
@@ -93,30 +94,38 @@ def _target(path: Path, fmt) -> Path:  # type: ignore[no-untyped-def]
     return path.with_suffix(fmt.extensions[0]) if fmt is not None else path
 
 
-# Each worker process builds its detector once, at start.
-_worker_detector: FaceDetector | None = None
-_worker_options: ProtectOptions | None = None
+# Each worker process builds its detectors once, at start.
+_worker: tuple[ProtectOptions, FaceDetector, FaceDetector | None] | None = None
 
 
 def _init_worker(options: ProtectOptions) -> None:
-    global _worker_detector, _worker_options
-    _worker_options = options
-    _worker_detector = build_detector(options)
+    global _worker
+    _worker = (options, build_detector(options), build_verifier(options))
 
 
 def _run_job(job: Job, overwrite: bool) -> FileResult:
-    if _worker_options is None or _worker_detector is None:
+    if _worker is None:
         raise UnerkanntError("worker process was not initialised")
-    return run_one(job, options=_worker_options, detector=_worker_detector, overwrite=overwrite)
+    options, detector, verifier = _worker
+    return run_one(job, options=options, detector=detector, verifier=verifier, overwrite=overwrite)
 
 
-def run_one(job: Job, *, options: ProtectOptions, detector: FaceDetector, overwrite: bool) -> FileResult:
+def run_one(
+    job: Job,
+    *,
+    options: ProtectOptions,
+    detector: FaceDetector,
+    verifier: FaceDetector | None = None,
+    overwrite: bool = False,
+) -> FileResult:
     """Protect one planned file; every failure becomes a failed result, never an exception."""
     start = time.perf_counter()
     if job.output is None:
         return failure(job.source, UsageError(job.problem or "refused"))
     try:
-        return protect_file(job.source, job.output, options=options, detector=detector, overwrite=overwrite)
+        return protect_file(
+            job.source, job.output, options=options, detector=detector, verifier=verifier, overwrite=overwrite
+        )
     except UnerkanntError as exc:
         return failure(job.source, exc, time.perf_counter() - start)
     except MemoryError:
@@ -147,15 +156,19 @@ def run(
     workers = max(1, min(workers, len(jobs)))
     results: list[FileResult | None] = [None] * len(jobs)
     if detector is not None or workers == 1:
-        detector = detector or build_detector(options)
+        verifier = None  # a given detector also verifies
+        if detector is None:
+            detector, verifier = build_detector(options), build_verifier(options)
         for i, job in enumerate(jobs):
-            results[i] = run_one(job, options=options, detector=detector, overwrite=overwrite)
+            results[i] = run_one(job, options=options, detector=detector, verifier=verifier, overwrite=overwrite)
             if progress:
                 progress(results[i])  # type: ignore[arg-type]
     else:
         # One inference thread per process: the processes share the cores.
         worker_options = options.evolve(threads=1) if options.threads == 0 else options
-        ctx = get_context("spawn")
+        # fork starts workers at once and needs no importable __main__; the parent
+        # has loaded no model, so nothing unsafe is inherited.
+        ctx = get_context("fork" if sys.platform == "linux" else "spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(worker_options,)) as pool:
             futures: dict[Future[FileResult], int] = {
                 pool.submit(_run_job, job, overwrite): i for i, job in enumerate(jobs)

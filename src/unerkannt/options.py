@@ -9,8 +9,8 @@ from .errors import UsageError
 #: Detection profiles: the scales each image is searched at and the score threshold.
 #: Thresholds are low on purpose: a missed face is a leak, a filled hand costs little.
 PROFILES: dict[str, tuple[tuple[float, ...], float]] = {
-    "default": ((1.25,), 0.1),
-    "thorough": ((1.0, 2.0), 0.1),
+    "default": ((1.25,), 0.08),
+    "thorough": ((1.0, 2.0), 0.08),
     "fast": ((1.0,), 0.1),
 }
 
@@ -41,6 +41,11 @@ class ProtectOptions:
         Scales to search at; ``None`` takes the profile's.
     verify : bool
         Re-detect on the anonymized pixels and anonymize anything still found.
+    verifier : str
+        Detector that re-checks the anonymized pixels: another model family than
+        the main detector, so that one model's blind spots are not checked by itself.
+    verify_threshold : float
+        Score at which the verifier's finds are anonymized too.
     format : str or None
         Output format name (``"jpeg"``, ``"png"``, ...); ``None`` keeps the input's.
     quality : int
@@ -60,6 +65,8 @@ class ProtectOptions:
     threshold: float | None = None
     scales: tuple[float, ...] | None = None
     verify: bool = True
+    verifier: str = "yunet"
+    verify_threshold: float = 0.5
     format: str | None = None
     quality: int = 90
     keep_icc: bool = False

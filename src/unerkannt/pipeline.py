@@ -35,8 +35,20 @@ def build_detector(options: ProtectOptions) -> FaceDetector:
     return detectors[0] if len(detectors) == 1 else MultiDetector(detectors)
 
 
+def build_verifier(options: ProtectOptions) -> FaceDetector | None:
+    """The detector that re-checks protected pixels, or ``None`` without ``verify``."""
+    if not options.verify:
+        return None
+    return load_detector(options.verifier, threshold=options.verify_threshold, scales=(1.0,), threads=options.threads)
+
+
 def protect_array(
-    image: np.ndarray, *, options: ProtectOptions, detector: FaceDetector, frame: int = 0
+    image: np.ndarray,
+    *,
+    options: ProtectOptions,
+    detector: FaceDetector,
+    verifier: FaceDetector | None = None,
+    frame: int = 0,
 ) -> ProtectedImage:
     """Anonymize every face in one RGB image.
 
@@ -46,6 +58,9 @@ def protect_array(
         RGB pixels; not modified.
     options : ProtectOptions
     detector : FaceDetector
+    verifier : FaceDetector, optional
+        Re-checks the anonymized pixels when ``options.verify``; ``detector`` is
+        used when none is given.
     frame : int
         Frame index recorded in the face records.
 
@@ -75,7 +90,7 @@ def protect_array(
         records.append(_apply(method, out, face, options, frame, "detect"))
     warnings: list[str] = []
     if options.verify:
-        for face in detector.detect(out):
+        for face in (verifier or detector).detect(out):
             if _covered(face, records) >= _COVERED:
                 if method.weak:
                     warnings.append(f"a face is still detectable after {method.name} at {face.to_json()['box']}")
@@ -104,7 +119,13 @@ def _covered(face: Face, records: list[FaceRecord]) -> float:
 
 
 def protect_file(
-    source: str | Path, output: str | Path, *, options: ProtectOptions, detector: FaceDetector, overwrite: bool = False
+    source: str | Path,
+    output: str | Path,
+    *,
+    options: ProtectOptions,
+    detector: FaceDetector,
+    verifier: FaceDetector | None = None,
+    overwrite: bool = False,
 ) -> FileResult:
     """Protect the image file ``source`` into ``output``.
 
@@ -129,7 +150,7 @@ def protect_file(
     records: list[FaceRecord] = []
     warnings = list(picture.warnings)
     for i, frame in enumerate(picture.frames):
-        result = protect_array(frame, options=options, detector=detector, frame=i)
+        result = protect_array(frame, options=options, detector=detector, verifier=verifier, frame=i)
         picture.frames[i] = result.image
         records.extend(result.faces)
         warnings.extend(result.warnings)

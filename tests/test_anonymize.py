@@ -1,0 +1,102 @@
+"""Anonymization methods on arrays, with a fake detector."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import FACE_BOX, textured
+
+import unerkannt
+from unerkannt import InputError, ProtectOptions
+from unerkannt.anonymize import METHODS, get_method
+from unerkannt.anonymize.base import ellipse_mask, enlarge_box
+from unerkannt.detect.fake import FakeDetector
+
+
+def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=2) > 12
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_changes_the_face_and_nothing_far_from_it(method: str) -> None:
+    image = textured()
+    result = unerkannt.protect(image, options=ProtectOptions(method=method), detector=FakeDetector([FACE_BOX]))
+    x1, y1, x2, y2 = (int(v) for v in FACE_BOX)
+    changed = _changed(image, result.image)
+    assert changed[y1 + 8 : y2 - 8, x1 + 8 : x2 - 8].mean() > 0.6
+    assert not changed[:, :20].any() and not changed[:, 100:].any()
+    assert (image == textured()).all(), "the input array must not be modified"
+    assert [f.action for f in result.faces] == [method]
+
+
+def test_fill_leaves_no_trace_of_the_face() -> None:
+    a, b = textured(seed=1), textured(seed=2)
+    detector = FakeDetector([FACE_BOX])
+    ra = unerkannt.protect(a, detector=detector).image
+    rb = unerkannt.protect(b, detector=detector).image
+    x1, y1, x2, y2 = (int(v) for v in FACE_BOX)
+    inner_a, inner_b = ra[y1 + 4 : y2 - 4, x1 + 4 : x2 - 4], rb[y1 + 4 : y2 - 4, x1 + 4 : x2 - 4]
+    assert len(np.unique(inner_a.reshape(-1, 3), axis=0)) == 1, "fill must be one flat colour"
+    # Different faces become the same kind of blank: nothing of the original is encoded.
+    assert np.array_equal(inner_a, inner_b) or len(np.unique(inner_b.reshape(-1, 3), axis=0)) == 1
+
+
+def test_fill_contrasts_with_the_face() -> None:
+    grey = np.full((80, 120, 3), 128, np.uint8)
+    out = unerkannt.protect(grey, detector=FakeDetector([FACE_BOX])).image
+    assert _changed(grey, out)[25:55, 45:75].all(), "a grey face must not be filled with grey"
+
+
+def test_enlarge_grows_the_region() -> None:
+    image = textured()
+    small = unerkannt.protect(image, options=ProtectOptions(enlarge=1.0), detector=FakeDetector([FACE_BOX])).image
+    large = unerkannt.protect(image, options=ProtectOptions(enlarge=1.8), detector=FakeDetector([FACE_BOX])).image
+    assert _changed(image, large).sum() > 1.5 * _changed(image, small).sum()
+
+
+def test_enlarge_box_is_clipped_and_never_empty() -> None:
+    assert enlarge_box((-10, -10, 5, 5), 2.0, 100, 50)[:2] == (0, 0)
+    x1, y1, x2, y2 = enlarge_box((99.5, 49.5, 100, 50), 1.0, 100, 50)
+    assert x2 > x1 and y2 > y1 and x2 <= 100 and y2 <= 50
+    assert ellipse_mask(1, 1).all()
+    mask = ellipse_mask(40, 20)
+    assert mask[10, 20] and not mask[0, 0] and 0.7 < mask.mean() < 0.85
+
+
+def test_weak_methods_are_marked() -> None:
+    assert not get_method("fill").weak
+    assert get_method("pixelate").weak and get_method("blur").weak
+
+
+def test_manual_boxes_are_protected_too() -> None:
+    image = textured()
+    options = ProtectOptions(manual_boxes=((0.0, 0.0, 20.0, 20.0),))
+    result = unerkannt.protect(image, options=options, detector=FakeDetector([]))
+    assert _changed(image, result.image)[4:16, 4:16].mean() > 0.9
+    assert result.faces[0].face.detector == "manual"
+
+
+def test_verification_catches_what_the_first_pass_missed() -> None:
+    class SecondLook(FakeDetector):
+        """Finds one face on the first call and another one on the next."""
+
+        def detect(self, image: np.ndarray):  # type: ignore[no-untyped-def]
+            self.boxes = [FACE_BOX] if self.calls == 0 else [FACE_BOX, (0.0, 0.0, 24.0, 24.0)]
+            return super().detect(image)
+
+    image = textured()
+    result = unerkannt.protect(image, detector=SecondLook())
+    stages = sorted(f.stage for f in result.faces)
+    assert stages == ["detect", "verify"]
+    assert _changed(image, result.image)[4:18, 4:18].mean() > 0.9
+    plain = unerkannt.protect(image, options=ProtectOptions(verify=False), detector=SecondLook())
+    assert [f.stage for f in plain.faces] == ["detect"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8), np.zeros((10, 10, 3), np.float32), np.zeros((0, 5, 3), np.uint8)],
+)
+def test_bad_arrays_are_refused(bad: np.ndarray) -> None:
+    with pytest.raises(InputError):
+        unerkannt.protect(bad, detector=FakeDetector())

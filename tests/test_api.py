@@ -1,0 +1,104 @@
+"""The public API: its members, its import cost, its options."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import unerkannt
+from unerkannt import ProtectOptions, UsageError
+
+EXPORTED = {
+    "AnonymizationError",
+    "CorruptFileError",
+    "DetectionError",
+    "Face",
+    "FaceRecord",
+    "FileResult",
+    "ImageTooLargeError",
+    "InputError",
+    "MetadataError",
+    "OutputError",
+    "OutputExistsError",
+    "ProtectOptions",
+    "ProtectedImage",
+    "Report",
+    "UnerkanntError",
+    "UnsupportedFormatError",
+    "UsageError",
+    "__version__",
+    "detect_faces",
+    "protect",
+    "protect_files",
+}
+
+
+def test_all_is_pinned() -> None:
+    assert set(unerkannt.__all__) == EXPORTED
+    for name in unerkannt.__all__:
+        assert getattr(unerkannt, name) is not None
+
+
+def test_import_loads_no_model_or_heavy_library() -> None:
+    code = (
+        "import sys, unerkannt; "
+        "heavy = [m for m in ('onnxruntime', 'cv2', 'PIL', 'numpy', 'pillow_heif', 'tqdm') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    # numpy comes with the Face type hints module; no inference runtime, OpenCV or Pillow.
+    assert not {"onnxruntime", "cv2", "PIL", "pillow_heif", "tqdm"} & set(out.split(","))
+
+
+def test_errors_form_one_tree() -> None:
+    for name in EXPORTED:
+        obj = getattr(unerkannt, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, unerkannt.UnerkanntError)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"profile": "slow"},
+        {"enlarge": 0.5},
+        {"quality": 0},
+        {"threshold": 1.5},
+        {"scales": ()},
+        {"max_pixels": 0},
+        {"detectors": ()},
+    ],
+)
+def test_bad_options_are_refused(changes: dict[str, object]) -> None:
+    with pytest.raises(UsageError):
+        ProtectOptions(**changes)  # type: ignore[arg-type]
+
+
+def test_options_are_frozen_and_keyword_only() -> None:
+    options = ProtectOptions()
+    with pytest.raises(AttributeError):
+        options.method = "blur"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ProtectOptions("fill")  # type: ignore[misc]
+    assert options.evolve(method="blur").method == "blur"
+    assert options.detection_scales == (1.25,) and options.detection_threshold == 0.08
+
+
+def test_unknown_method_and_detector_are_usage_errors() -> None:
+    from unerkannt.detect.fake import FakeDetector
+
+    image = np.zeros((32, 32, 3), np.uint8)
+    with pytest.raises(UsageError):
+        unerkannt.protect(image, options=ProtectOptions(method="smudge"), detector=FakeDetector())
+    with pytest.raises(UsageError):
+        unerkannt.protect(image, options=ProtectOptions(detectors=("nope",)))
+
+
+def test_protect_path_needs_output(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from unerkannt.detect.fake import FakeDetector
+
+    with pytest.raises(UsageError):
+        unerkannt.protect(tmp_path / "x.jpg", detector=FakeDetector())
