@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FACE_BOX, textured
 
 import unerkannt
+from conftest import FACE_BOX, textured
 from unerkannt import InputError, ProtectOptions
 from unerkannt.anonymize import METHODS, get_method
 from unerkannt.anonymize.base import ellipse_mask, enlarge_box
@@ -95,7 +95,12 @@ def test_verification_catches_what_the_first_pass_missed() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8), np.zeros((10, 10, 3), np.float32), np.zeros((0, 5, 3), np.uint8)],
+    [
+        np.zeros((10, 10), np.uint8),
+        np.zeros((10, 10, 4), np.uint8),
+        np.zeros((10, 10, 3), np.float32),
+        np.zeros((0, 5, 3), np.uint8),
+    ],
 )
 def test_bad_arrays_are_refused(bad: np.ndarray) -> None:
     with pytest.raises(InputError):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -166,9 +165,10 @@ def run(
     else:
         # One inference thread per process: the processes share the cores.
         worker_options = options.evolve(threads=1) if options.threads == 0 else options
-        # fork starts workers at once and needs no importable __main__; the parent
-        # has loaded no model, so nothing unsafe is inherited.
-        ctx = get_context("fork" if sys.platform == "linux" else "spawn")
+        # spawn, not fork: a parent that already ran a model holds inference thread
+        # pools that a forked child would inherit locked. Scripts calling this need
+        # the usual ``if __name__ == "__main__":`` guard.
+        ctx = get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(worker_options,)) as pool:
             futures: dict[Future[FileResult], int] = {
                 pool.submit(_run_job, job, overwrite): i for i, job in enumerate(jobs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 
 from .anonymize import get_method
 from .detect import FaceDetector, MultiDetector, load_detector
-from .errors import AnonymizationError, InputError, UnerkanntError
+from .errors import AnonymizationError, InputError, UnerkanntError, UsageError
 from .faces import Face
 from .media import by_name, encode, read_image, write_atomic
 from .options import ProtectOptions
@@ -145,6 +146,8 @@ def protect_file(
     """
     start = time.perf_counter()
     source, output = Path(source), Path(output)
+    if os.path.realpath(source) == os.path.realpath(output):
+        raise UsageError("the output would replace the input file; originals are never modified")
     picture = read_image(source, max_pixels=options.max_pixels)
     fmt = by_name(options.format) if options.format else picture.format
     records: list[FaceRecord] = []

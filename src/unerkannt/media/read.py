@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ..errors import CorruptFileError, ImageTooLargeError, InputError, UnsupportedFormatError
-from .formats import by_pil_format, formats
+from .formats import Format, by_pil_format, by_signature, pil_formats
 from .picture import Picture
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def register_plugins() -> None:
         try:
             from pillow_heif import register_heif_opener
 
-            register_heif_opener(thumbnails=False)
+            register_heif_opener()
         except ImportError:  # pragma: no cover - pillow-heif is a dependency
             log.warning("pillow-heif is not installed: HEIC/HEIF files cannot be read")
         _plugins_ready = True
@@ -63,16 +63,25 @@ def read_image(path: str | Path, *, max_pixels: int) -> Picture:
     try:
         if path.stat().st_size == 0:
             raise CorruptFileError("the file is empty (0 bytes)")
-        with warnings.catch_warnings():
-            # Our own pixel limit is checked below, before any pixel is decoded.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path, formats=[f.pil_format for f in formats().values()]) as img:
-                return _decode(img, max_pixels=max_pixels)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with Image.open(path, formats=pil_formats()) as img:
+                picture = _decode(img, max_pixels=max_pixels)
+        # Our own pixel limit was checked before decoding; other decoder warnings
+        # (corrupt EXIF, ...) go into the report instead of the terminal.
+        picture.warnings.extend(
+            f"decoder: {w.message}" for w in caught if not issubclass(w.category, Image.DecompressionBombWarning)
+        )
+        return picture
     except InputError:
         raise
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"the image is too large to decode safely: {exc}") from exc
     except UnidentifiedImageError as exc:
+        if _signature(path) is not None:
+            raise CorruptFileError(
+                "the file starts like an image but cannot be decoded (damaged or truncated)"
+            ) from exc
         raise UnsupportedFormatError("not an image in a supported format") from exc
     except FileNotFoundError as exc:
         raise InputError("the file does not exist") from exc
@@ -82,6 +91,14 @@ def read_image(path: str | Path, *, max_pixels: int) -> Picture:
         raise InputError("the file cannot be read (permission denied)") from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, MemoryError) as exc:
         raise CorruptFileError(f"the image data is damaged or truncated ({type(exc).__name__}: {exc})") from exc
+
+
+def _signature(path: Path) -> Format | None:
+    try:
+        with path.open("rb") as handle:
+            return by_signature(handle.read(16))
+    except OSError:
+        return None
 
 
 def _decode(img: Image.Image, *, max_pixels: int) -> Picture:
@@ -127,7 +144,7 @@ def _decode(img: Image.Image, *, max_pixels: int) -> Picture:
         greyscale=greyscale,
         icc_profile=icc,
         durations=durations if animated else None,
-        loop=int(img.info.get("loop", 0)) if animated else None,
+        loop=int(img.info["loop"]) if animated and "loop" in img.info else None,
         warnings=notes,
     )
 
@@ -148,9 +165,10 @@ def _orientation(img: Image.Image, notes: list[str]) -> int:
 def _to_rgb(frame: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     mode = frame.mode
     if mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        arr = np.asarray(frame)
-        top = 255.0 if arr.max(initial=0) <= 255 else 65535.0
-        grey = np.clip(arr.astype(np.float64) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        arr = np.asarray(frame).astype(np.float64)
+        # Integer modes hold 16-bit samples here (PNG, TIFF); float images are 0..255.
+        scaled = arr if mode == "F" else arr / 65535.0 * 255.0
+        grey = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
         return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2)), None
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in frame.info)
     if has_alpha:

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import io
 import os
+import struct
 import tempfile
 from pathlib import Path
 
@@ -43,6 +44,8 @@ _TIFF_STRUCTURAL = {
     339,
     34675,
 }
+#: PNG chunks of pixels and animation; ``iCCP`` only with ``keep_icc``.
+_PNG_ALLOWED = {"IHDR", "PLTE", "tRNS", "IDAT", "IEND", "acTL", "fcTL", "fdAT", "sRGB", "gAMA", "cHRM", "pHYs", "sBIT"}
 _INFO_FORBIDDEN = ("exif", "xmp", "XML:com.adobe.xmp", "comment", "photoshop", "iptc")
 
 
@@ -86,7 +89,8 @@ def encode(picture: Picture, fmt: Format, *, quality: int, keep_icc: bool) -> tu
         options.update(save_all=True, append_images=images[1:])
         if picture.durations:
             options["duration"] = picture.durations[: len(images)]
-        options["loop"] = picture.loop or 0
+        if picture.loop is not None:
+            options["loop"] = picture.loop
     buffer = io.BytesIO()
     try:
         images[0].save(buffer, format=fmt.pil_format, **options)
@@ -108,8 +112,13 @@ def check_clean(data: bytes, fmt: Format, *, keep_icc: bool) -> None:
     MetadataError
         Something else was found.
     """
+    found: list[str] = []
     with Image.open(io.BytesIO(data)) as img:
-        found = [key for key in _INFO_FORBIDDEN if img.info.get(key)]
+        if img.format != fmt.pil_format:
+            found.append(f"a {img.format} container instead of plain {fmt.pil_format}")
+        if getattr(img, "n_frames", 1) > 1 and not fmt.animated:
+            found.append("additional pictures")
+        found += [key for key in _INFO_FORBIDDEN if img.info.get(key)]
         if "icc_profile" in img.info and img.info["icc_profile"] and not keep_icc:
             found.append("icc_profile")
         exif_tags = set(img.getexif().keys())
@@ -123,10 +132,60 @@ def check_clean(data: bytes, fmt: Format, *, keep_icc: bool) -> None:
         extra = sorted({name for name, _ in applist} - _JPEG_APP_ALLOWED)
         if extra or any(name == "APP1" for name, _ in applist):
             found.append(f"JPEG segments {extra}")
-        if fmt.pil_format == "HEIF" and (img.info.get("thumbnails") or img.info.get("depth_images")):
-            found.append("HEIF thumbnails or auxiliary images")
+    if fmt.pil_format == "JPEG" and _jpeg_end(data) != len(data):
+        found.append("data after the end of the JPEG image")
+    if fmt.pil_format == "PNG":
+        extra_chunks = sorted(set(_png_chunks(data)) - _PNG_ALLOWED - ({"iCCP"} if keep_icc else set()))
+        if extra_chunks:
+            found.append(f"PNG chunks {extra_chunks}")
+    if fmt.pil_format == "HEIF":
+        found += _heif_extras(data)
     if found:
         raise MetadataError(f"metadata would remain in the output: {', '.join(found)}")
+
+
+def _jpeg_end(data: bytes) -> int:
+    """Offset just past the EOI marker of the first JPEG image in ``data``."""
+    pos = 2
+    while pos + 2 <= len(data):
+        if data[pos] != 0xFF:
+            return -1
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            return pos + 2
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            pos += 1 if marker == 0xFF else 2
+            continue
+        if pos + 4 > len(data):
+            return -1
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        pos += 2 + length
+        if marker == 0xDA:  # entropy-coded data follows: scan to the next real marker
+            while pos + 1 < len(data) and not (data[pos] == 0xFF and data[pos + 1] not in (0x00, *range(0xD0, 0xD8))):
+                pos += 1
+    return -1
+
+
+def _png_chunks(data: bytes) -> list[str]:
+    chunks, pos = [], 8
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        chunks.append(data[pos + 4 : pos + 8].decode("latin-1"))
+        pos += 12 + length
+    if pos != len(data):
+        chunks.append("<trailing data>")
+    return chunks
+
+
+def _heif_extras(data: bytes) -> list[str]:
+    from pillow_heif import open_heif
+
+    found = []
+    for image in open_heif(io.BytesIO(data)):
+        for key in ("exif", "xmp", "thumbnails", "depth_images", "metadata", "aux"):
+            if image.info.get(key):
+                found.append(f"HEIF {key}")
+    return found
 
 
 def write_atomic(data: bytes, path: Path, *, overwrite: bool) -> None:
@@ -145,9 +204,12 @@ def write_atomic(data: bytes, path: Path, *, overwrite: bool) -> None:
     path = Path(path)
     if not overwrite and (path.exists() or path.is_symlink()):
         raise OutputExistsError("the output file exists (use --overwrite to replace it)")
-    tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder: {exc.strerror or exc}") from exc
+    tmp: str | None = None
+    try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".unerkannt-", suffix=".part")
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), 0o644)

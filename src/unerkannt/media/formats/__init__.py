@@ -36,9 +36,22 @@ def by_name(name: str) -> Format:
 def by_pil_format(pil_format: str) -> Format:
     """The format Pillow identified a file as; raises :class:`UnsupportedFormatError`."""
     for fmt in formats().values():
-        if fmt.pil_format == pil_format:
+        if pil_format == fmt.pil_format or pil_format in fmt.also_reads:
             return fmt
     raise UnsupportedFormatError(f"{pil_format} files are not supported")
+
+
+def by_signature(head: bytes) -> Format | None:
+    """The format whose file signature ``head`` (the first bytes of a file) starts with."""
+    for fmt in formats().values():
+        if any(head[offset : offset + len(sig)] == sig for offset, sig in fmt.magic):
+            return fmt
+    return None
+
+
+def pil_formats() -> list[str]:
+    """The Pillow openers unerkannt uses (JPEG's also opens MPO files)."""
+    return [fmt.pil_format for fmt in formats().values()]
 
 
 def is_candidate(path: Path) -> bool:
@@ -47,4 +60,13 @@ def is_candidate(path: Path) -> bool:
     return any(suffix in fmt.extensions for fmt in formats().values())
 
 
-__all__ = ["FORMAT_MODULES", "Format", "by_name", "by_pil_format", "formats", "is_candidate"]
+__all__ = [
+    "FORMAT_MODULES",
+    "Format",
+    "by_name",
+    "by_pil_format",
+    "by_signature",
+    "formats",
+    "is_candidate",
+    "pil_formats",
+]

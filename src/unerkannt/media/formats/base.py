@@ -28,6 +28,10 @@ class Format:
         Can store single-channel pixels.
     icc : bool
         Can store an ICC profile (only written with ``keep_icc``).
+    magic : tuple of (offset, bytes)
+        File signatures, to tell a damaged file of this format from a foreign one.
+    also_reads : tuple of str
+        Other Pillow identifiers read as this format (MPO is a JPEG with extra pictures).
     """
 
     name: str
@@ -38,7 +42,8 @@ class Format:
     animated: bool = False
     greyscale: bool = True
     icc: bool = True
-    plugin: str | None = None
+    magic: tuple[tuple[int, bytes], ...] = ()
+    also_reads: tuple[str, ...] = ()
 
     def save_options(self, *, quality: int) -> dict[str, Any]:
         """Encoder keyword arguments; never any metadata."""

@@ -1,3 +1,3 @@
 from .base import Format
 
-FORMAT = Format(name="bmp", pil_format="BMP", extensions=(".bmp",), icc=False)
+FORMAT = Format(name="bmp", pil_format="BMP", extensions=(".bmp",), icc=False, magic=((0, b"BM"),))

@@ -1,4 +1,4 @@
 from .base import Format
 
 # GIF stores 256 colours a frame; frames are quantized again after protection.
-FORMAT = Format(name="gif", pil_format="GIF", extensions=(".gif",), animated=True, icc=False)
+FORMAT = Format(name="gif", pil_format="GIF", extensions=(".gif",), animated=True, icc=False, magic=((0, b"GIF8"),))

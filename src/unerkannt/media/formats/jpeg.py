@@ -8,5 +8,11 @@ class JpegFormat(Format):
 
 
 FORMAT = JpegFormat(
-    name="jpeg", pil_format="JPEG", extensions=(".jpg", ".jpeg", ".jpe", ".jfif"), lossy=True, alpha=False
+    name="jpeg",
+    pil_format="JPEG",
+    extensions=(".jpg", ".jpeg", ".jpe", ".jfif"),
+    lossy=True,
+    alpha=False,
+    magic=((0, b"\xff\xd8"),),
+    also_reads=("MPO",),
 )

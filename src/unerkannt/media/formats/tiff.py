@@ -6,4 +6,10 @@ class TiffFormat(Format):
         return {"compression": "tiff_deflate"}
 
 
-FORMAT = TiffFormat(name="tiff", pil_format="TIFF", extensions=(".tif", ".tiff"), animated=True)
+FORMAT = TiffFormat(
+    name="tiff",
+    pil_format="TIFF",
+    extensions=(".tif", ".tiff"),
+    animated=True,
+    magic=((0, b"II*\x00"), (0, b"MM\x00*")),
+)

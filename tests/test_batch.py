@@ -1,0 +1,102 @@
+"""Folders: planning outputs, mirrored trees, the report, the process pool."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import FACE_BOX, textured
+from unerkannt import ProtectOptions, UsageError
+from unerkannt.batch import plan, run
+from unerkannt.detect.fake import FakeDetector
+
+
+def _tree(root: Path) -> list[Path]:
+    files = [root / "a.jpg", root / "sub" / "b.png", root / "sub" / "deeper" / "c.webp"]
+    for i, path in enumerate(files):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(textured(seed=i)).save(path)
+    (root / "notes.txt").write_text("not an image")
+    return files
+
+
+def test_folder_tree_is_mirrored(tmp_path: Path) -> None:
+    _tree(tmp_path / "in")
+    jobs = plan([tmp_path / "in"], tmp_path / "out", options=ProtectOptions())
+    rel = sorted(str(j.output.relative_to(tmp_path / "out")) for j in jobs if j.output)
+    assert rel == ["a.jpg", "sub/b.png", "sub/deeper/c.webp"]
+    report = run(jobs, options=ProtectOptions(), detector=FakeDetector([FACE_BOX]))
+    assert report.ok and report.summary() == {"files": 3, "protected": 3, "failed": 0, "faces": 3}
+    for j in jobs:
+        assert j.output is not None and j.output.is_file()
+
+
+def test_format_option_changes_extension(tmp_path: Path) -> None:
+    _tree(tmp_path / "in")
+    jobs = plan([tmp_path / "in"], tmp_path / "out", options=ProtectOptions(format="png"))
+    assert {j.output.suffix for j in jobs if j.output} == {".png"}
+
+
+def test_two_inputs_for_one_output_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    for ext in ("png", "jpg"):
+        Image.fromarray(textured()).save(tmp_path / "in" / f"x.{ext}")
+    jobs = plan([tmp_path / "in"], tmp_path / "out", options=ProtectOptions(format="jpeg"))
+    assert sum(j.output is None for j in jobs) == 1
+    report = run(jobs, options=ProtectOptions(format="jpeg"), detector=FakeDetector())
+    assert [f.status for f in report.files].count("failed") == 1
+
+
+def test_output_inside_input_is_refused_unless_asked(tmp_path: Path) -> None:
+    _tree(tmp_path / "in")
+    with pytest.raises(UsageError):
+        plan([tmp_path / "in"], tmp_path / "in" / "public", options=ProtectOptions())
+    jobs = plan([tmp_path / "in"], tmp_path / "in" / "public", options=ProtectOptions(), allow_inside_input=True)
+    run(jobs, options=ProtectOptions(), detector=FakeDetector())
+    again = plan([tmp_path / "in"], tmp_path / "in" / "public", options=ProtectOptions(), allow_inside_input=True)
+    assert len(again) == 3, "outputs inside the input folder are not picked up as inputs"
+
+
+def test_missing_input_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        plan([tmp_path / "nope"], tmp_path / "out", options=ProtectOptions())
+
+
+def test_failures_are_reported_and_others_still_protected(tmp_path: Path) -> None:
+    files = _tree(tmp_path / "in")
+    files[1].write_bytes(files[1].read_bytes()[:100])  # truncated PNG
+    jobs = plan([tmp_path / "in"], tmp_path / "out", options=ProtectOptions())
+    report = run(jobs, options=ProtectOptions(), detector=FakeDetector([FACE_BOX]))
+    assert not report.ok
+    failed = [f for f in report.files if not f.ok]
+    assert len(failed) == 1 and failed[0].error and failed[0].error["type"] == "corrupt"
+    assert not (tmp_path / "out" / "sub" / "b.png").exists()
+    assert (tmp_path / "out" / "a.jpg").exists()
+
+
+def test_report_holds_no_pixels_or_embeddings(tmp_path: Path) -> None:
+    _tree(tmp_path / "in")
+    jobs = plan([tmp_path / "in"], tmp_path / "out", options=ProtectOptions())
+    data = run(jobs, options=ProtectOptions(), detector=FakeDetector([FACE_BOX])).to_json()
+    text = json.dumps(data)
+    face = data["files"][0]["faces"][0]
+    assert set(face) == {"box", "score", "detector", "action", "region", "stage"}
+    assert len(text) < 5000 and "embedding" not in text
+    assert data["summary"]["protected"] == 3
+
+
+@pytest.mark.models
+def test_process_pool_gives_the_same_result_as_one_process(tmp_path: Path) -> None:
+    _tree(tmp_path / "in")
+    options = ProtectOptions(profile="fast")
+    jobs = plan([tmp_path / "in"], tmp_path / "one", options=options)
+    one = run(jobs, options=options, workers=1)
+    jobs2 = plan([tmp_path / "in"], tmp_path / "two", options=options)
+    two = run(jobs2, options=options, workers=2)
+    assert one.ok and two.ok
+    for a, b in zip(jobs, jobs2, strict=True):
+        assert a.output is not None and b.output is not None
+        assert a.output.read_bytes() == b.output.read_bytes()
