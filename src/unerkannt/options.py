@@ -9,8 +9,8 @@ from .errors import UsageError
 #: Detection profiles: the scales each image is searched at and the score threshold.
 #: Thresholds are low on purpose: a missed face is a leak, a filled hand costs little.
 PROFILES: dict[str, tuple[tuple[float, ...], float]] = {
-    "default": ((1.25,), 0.08),
-    "thorough": ((1.0, 2.0), 0.08),
+    "default": ((1.0,), 0.06),
+    "thorough": ((1.0, 2.0), 0.06),
     "fast": ((1.0,), 0.1),
 }
 

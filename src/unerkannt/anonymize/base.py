@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import lru_cache
 
 import numpy as np
 
@@ -29,11 +30,14 @@ def enlarge_box(box: Box, factor: float, width: int, height: int) -> tuple[int, 
     return left, top, max(right, left + 1), max(bottom, top + 1)
 
 
+@lru_cache(maxsize=256)
 def ellipse_mask(width: int, height: int) -> np.ndarray:
     """``(height, width)`` bool mask of the ellipse inscribed in the rectangle."""
     ys = (np.arange(height) + 0.5 - height / 2) / (height / 2)
     xs = (np.arange(width) + 0.5 - width / 2) / (width / 2)
-    return np.asarray(ys[:, None] ** 2 + xs[None, :] ** 2 <= 1.0)
+    mask = np.asarray(ys[:, None] ** 2 + xs[None, :] ** 2 <= 1.0)
+    mask.flags.writeable = False  # shared between calls through the cache
+    return mask
 
 
 class Method(ABC):

@@ -23,9 +23,10 @@ class Fill(Method):
     name = "fill"
 
     def _replacement(self, region: np.ndarray) -> np.ndarray:
-        pixels = region.reshape(-1, 3).astype(np.int16)
-        if len(pixels) > 4096:
-            pixels = pixels[:: len(pixels) // 4096]
+        pixels = region.reshape(-1, 3)
+        if len(pixels) > 512:
+            pixels = pixels[:: len(pixels) // 512]
+        pixels = pixels.astype(np.int16)
         distinct = [(np.abs(pixels - c).max(axis=1) > CONTRAST).mean() for c in PALETTE]
         best = next((i for i, d in enumerate(distinct) if d >= 0.9), int(np.argmax(distinct)))
         return np.broadcast_to(PALETTE[best].astype(np.uint8), region.shape)

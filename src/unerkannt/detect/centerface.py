@@ -13,6 +13,7 @@ from .base import Detector
 
 MODEL = Path(__file__).with_name("models") / "centerface.onnx"
 _OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
+_NMS_IOU = 0.3
 
 
 class CenterFaceDetector(Detector):
@@ -58,8 +59,12 @@ class CenterFaceDetector(Detector):
         x1 = (xs + offset[0, 1, ys, xs] + 0.5) * 4 - bw / 2
         y1 = (ys + offset[0, 0, ys, xs] + 0.5) * 4 - bh / 2
         scores = heat[0, 0, ys, xs]
+        # Neighbouring heat-map cells report the same face; suppress them here in
+        # C++ so that only distinct candidates become Python objects.
+        rects = np.stack([x1, y1, bw, bh], axis=1).tolist()
+        keep = np.asarray(cv2.dnn.NMSBoxes(rects, scores.tolist(), 0.0, _NMS_IOU), dtype=int).reshape(-1)
         faces = []
-        for i in range(len(ys)):
+        for i in keep:
             lm = tuple(
                 (
                     float(marks[0, 2 * j + 1, ys[i], xs[i]] * bw[i] + x1[i]),

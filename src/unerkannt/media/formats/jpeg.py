@@ -3,8 +3,8 @@ from .base import Format
 
 class JpegFormat(Format):
     def save_options(self, *, quality: int) -> dict[str, object]:
-        # 4:2:0 as cameras write it; optimize costs little and strips nothing useful.
-        return {"quality": quality, "optimize": True, "subsampling": 2 if quality < 95 else 0}
+        # 4:2:0 as cameras write it; full chroma resolution at the highest qualities.
+        return {"quality": quality, "subsampling": 2 if quality < 95 else 0}
 
 
 FORMAT = JpegFormat(
