@@ -23,11 +23,13 @@ pillow_heif.register_heif_opener()
 
 WIDTH, HEIGHT = 120, 80
 
-# With the default enlarge (1.3) the 40 x 40 FACE_BOX grows to a 52 x 52 square about
-# its centre (60, 40); fill changes the ellipse inscribed in that square. Worked out
+# With the default enlarge (1.3) the 40 x 40 FACE_BOX grows to 52 wide and
+# 40 * 1.3 * 1.2 = 62.4 tall, its centre moved up by 0.08 * 40 * 1.3 = 4.16 px to
+# (60, 35.84); clipped to whole pixels that is the region x 34..86, y 4..68, and fill
+# changes the ellipse inscribed in it: centre (60, 36), radii 26 and 32. Worked out
 # here by hand so that a wrong region in src cannot agree with itself.
-CENTRE_X, CENTRE_Y, RADIUS = 60.0, 40.0, 26.0
-REGION = (34, 14, 86, 66)
+CENTRE_X, CENTRE_Y, RADIUS_X, RADIUS_Y = 60.0, 36.0, 26.0, 32.0
+REGION = (34, 4, 86, 68)
 
 #: The format each supported name is saved as, the Pillow format it reopens as, a
 #: file ending, the keyword arguments to write a good input, and whether it is lossless.
@@ -51,8 +53,8 @@ def grid() -> tuple[np.ndarray, np.ndarray]:
 def outside_ellipse(margin: float = 1.0) -> np.ndarray:
     """Pixels fill must not touch: outside the enlarged ellipse (grown by ``margin``)."""
     xs, ys = grid()
-    r = RADIUS + margin
-    return ((xs - CENTRE_X) / r) ** 2 + ((ys - CENTRE_Y) / r) ** 2 > 1.0
+    rx, ry = RADIUS_X + margin, RADIUS_Y + margin
+    return ((xs - CENTRE_X) / rx) ** 2 + ((ys - CENTRE_Y) / ry) ** 2 > 1.0
 
 
 def far_from_face(margin: int = 8) -> np.ndarray:

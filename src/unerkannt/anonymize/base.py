@@ -9,12 +9,15 @@ import numpy as np
 
 Box = tuple[float, float, float, float]
 
+_TALLER = 1.2
+
 
 def enlarge_box(box: Box, factor: float, width: int, height: int) -> tuple[int, int, int, int]:
     """Grow ``box`` about its centre by ``factor`` and clip it to the image.
 
-    Faces are taller than detector boxes suggest (forehead, hair line, chin), and
-    profile faces give narrow boxes, so the width is kept at least 0.8 x the height.
+    Faces are taller than detector boxes suggest (forehead, hair line, chin): the
+    height grows by a further :data:`_TALLER`, mostly upwards. Profile faces give
+    narrow boxes, so the width is kept at least 0.8 x the height.
 
     Returns
     -------
@@ -22,8 +25,10 @@ def enlarge_box(box: Box, factor: float, width: int, height: int) -> tuple[int, 
         Pixel bounds, ``x2`` and ``y2`` exclusive, never empty for a box in the image.
     """
     x1, y1, x2, y2 = box
-    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    half_h = max(y2 - y1, 1.0) * factor / 2
+    # Detector boxes end near the eyebrows: the region grows more upwards, where
+    # forehead and hair line are, than towards the chin.
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 - 0.08 * (y2 - y1) * factor
+    half_h = max(y2 - y1, 1.0) * factor * _TALLER / 2
     half_w = max((x2 - x1) * factor / 2, 0.8 * half_h, 1.0)
     left, top = int(np.floor(max(0.0, cx - half_w))), int(np.floor(max(0.0, cy - half_h)))
     right, bottom = int(np.ceil(min(float(width), cx + half_w))), int(np.ceil(min(float(height), cy + half_h)))

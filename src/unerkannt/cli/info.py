@@ -1,0 +1,45 @@
+"""``unerkannt info``: what this installation can do (models, methods, formats)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from typing import Any
+
+from .. import __version__
+from ..errors import UnerkanntError
+from . import EXIT_OK
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser("info", help="show detectors, methods and formats available here")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..anonymize import METHODS, get_method
+    from ..detect import DETECTORS
+    from ..detect.centerface import MODEL
+    from ..detect.yunet import model_path
+    from ..media import formats
+
+    print(f"unerkannt {__version__}")
+    print("detectors:")
+    for name in DETECTORS:
+        if name == "centerface":
+            where = str(MODEL) if MODEL.is_file() else "MISSING model file"
+        else:
+            try:
+                where = str(model_path())
+            except UnerkanntError as exc:
+                where = f"unavailable: {exc}"
+        print(f"  {name:<11} {where}")
+    print("methods:")
+    for name in METHODS:
+        print(f"  {name:<11} {'weaker than fill' if get_method(name).weak else 'irreversible (default)'}")
+    heif = importlib.util.find_spec("pillow_heif") is not None
+    print("formats:")
+    for fmt in formats().values():
+        ok = heif if fmt.name == "heif" else True
+        print(f"  {fmt.name:<11} {' '.join(fmt.extensions):<26} {'yes' if ok else 'no (pillow-heif missing)'}")
+    return EXIT_OK

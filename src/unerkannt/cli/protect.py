@@ -1,0 +1,111 @@
+"""``unerkannt protect``: protected copies of photos, fail closed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from ..names import display
+from ..options import DEFAULT_MAX_PIXELS
+from ..results import FileResult
+from . import EXIT_FAILED, EXIT_OK
+from ._common import add_detection_arguments, options_from
+
+WEAK_WARNING = (
+    "warning: {method} is weaker than fill: the faces can be partly restored or matched by "
+    "face-search engines that treat their gallery the same way. Use fill to publish."
+)
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    from ..anonymize import METHODS
+    from ..media import formats
+
+    p: argparse.ArgumentParser = sub.add_parser(
+        "protect",
+        help="anonymize every face and strip metadata",
+        description=(
+            "Write a protected copy of each photo: every face filled, no metadata. A file that cannot be "
+            "fully protected gets no output. Use ./NAME or -- before file names that start with '-'."
+        ),
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the protected copies")
+    p.add_argument("--method", choices=list(METHODS), default="fill", help="how faces are hidden (default: fill)")
+    p.add_argument(
+        "--enlarge", type=float, default=1.3, metavar="F", help="grow face boxes by F to cover hair and chin (1.3)"
+    )
+    add_detection_arguments(p)
+    p.add_argument("--no-verify", dest="verify", action="store_false", help="skip re-detecting on the protected pixels")
+    p.add_argument("--format", choices=list(formats()), help="output format (default: the input's)")
+    p.add_argument("--quality", type=int, default=90, metavar="Q", help="quality of lossy formats, 1-100 (default: 90)")
+    p.add_argument("--keep-icc", action="store_true", help="keep the ICC colour profile (no other metadata is kept)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N", help="refuse larger images")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--allow-inside-input", action="store_true", help="allow the output folder inside an input folder")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="processes (default: one per core)")
+    p.add_argument("--report", metavar="FILE", help="write a JSON report (faces, actions, warnings, errors)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the JSON report on standard output")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress bar, only errors and the summary")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..anonymize import get_method
+    from ..batch import plan
+    from ..batch import run as run_jobs
+
+    options = options_from(
+        args,
+        method=args.method,
+        enlarge=args.enlarge,
+        verify=args.verify,
+        format=args.format,
+        quality=args.quality,
+        keep_icc=args.keep_icc,
+        max_pixels=args.max_pixels,
+    )
+    if args.workers < 0:
+        raise UsageError("--workers must be 0 or more")
+    if get_method(options.method).weak:
+        print(WEAK_WARNING.format(method=options.method), file=sys.stderr)
+    jobs = plan(args.inputs, args.output, options=options, allow_inside_input=args.allow_inside_input)
+    bar = None
+    if not (args.quiet or args.json):
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="file", desc="protecting", file=sys.stderr, disable=None)
+
+    def progress(result: FileResult) -> None:
+        if bar is not None:
+            bar.update(1)
+        if not result.ok and not args.json:
+            message = f"failed: {display(result.input)}: {display(result.error['message'] if result.error else '')}"
+            if bar is not None:
+                bar.write(message, file=sys.stderr)
+            else:
+                print(message, file=sys.stderr)
+
+    report = run_jobs(jobs, options=options, workers=args.workers, overwrite=args.overwrite, progress=progress)
+    if bar is not None:
+        bar.close()
+    data = report.to_json()
+    if args.report:
+        from ..media import write_atomic
+
+        write_atomic(json.dumps(data, indent=2).encode(), Path(args.report), overwrite=True)
+    if args.json:
+        json.dump(data, sys.stdout, indent=2)
+        print()
+    s = report.summary()
+    print(
+        f"unerkannt: protected {s['protected']} of {s['files']} file(s), {s['faces']} face(s) hidden"
+        + (f"; {s['failed']} failed, no output written for them" if s["failed"] else ""),
+        file=sys.stderr,
+    )
+    return EXIT_OK if report.ok else EXIT_FAILED
