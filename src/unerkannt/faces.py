@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -56,27 +56,35 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 def merge_faces(faces: list[Face], *, iou_threshold: float = 0.3) -> list[Face]:
-    """Greedy non-maximum suppression over faces from several scales or detectors.
+    """Merge overlapping faces from several scales, tiles or detectors.
 
-    The highest-scoring face of each overlapping group is kept, so that every
-    region any detector flagged stays covered.
+    Each group of faces overlapping the best-scoring one by ``iou_threshold`` or
+    more becomes that face with the union of the group's boxes: a face cut by a tile
+    border, or boxed tighter by one detector than by another, stays fully covered.
     """
     if not faces:
         return []
     boxes = np.array([f.box for f in faces], dtype=np.float64)
     order = np.argsort([-f.score for f in faces], kind="stable")
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    kept: list[int] = []
-    suppressed = np.zeros(len(faces), dtype=bool)
+    merged: list[Face] = []
+    taken = np.zeros(len(faces), dtype=bool)
     for i in order:
-        if suppressed[i]:
+        if taken[i]:
             continue
-        kept.append(int(i))
         xx1 = np.maximum(boxes[i, 0], boxes[:, 0])
         yy1 = np.maximum(boxes[i, 1], boxes[:, 1])
         xx2 = np.minimum(boxes[i, 2], boxes[:, 2])
         yy2 = np.minimum(boxes[i, 3], boxes[:, 3])
         inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
         overlap = inter / np.maximum(areas[i] + areas - inter, 1e-9)
-        suppressed |= overlap >= iou_threshold
-    return [faces[i] for i in kept]
+        group = (overlap >= iou_threshold) & ~taken
+        group[i] = True
+        taken |= group
+        members = boxes[group]
+        union = (members[:, 0].min(), members[:, 1].min(), members[:, 2].max(), members[:, 3].max())
+        face = faces[i]
+        if union != face.box:
+            face = replace(face, box=tuple(float(v) for v in union))  # type: ignore[arg-type]
+        merged.append(face)
+    return merged

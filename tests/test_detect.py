@@ -1,0 +1,98 @@
+"""The shared detector logic: scales, tiles, merging, pickling, loading by name."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from unerkannt import DetectionError, UsageError
+from unerkannt.detect import DETECTORS, MultiDetector, load_detector
+from unerkannt.detect.base import MAX_TILE, Detector
+from unerkannt.detect.fake import FakeDetector
+from unerkannt.faces import Face, iou, merge_faces
+
+
+class MarkerDetector(Detector):
+    """Reports a face wherever the image holds pure red pixels (so any scale or tile finds it)."""
+
+    name = "marker"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.inputs: list[tuple[int, int]] = []
+
+    def _detect_once(self, image: np.ndarray) -> list[Face]:
+        self.inputs.append(image.shape[:2])
+        red = (image[:, :, 0] > 200) & (image[:, :, 1] < 50) & (image[:, :, 2] < 50)
+        ys, xs = np.nonzero(red)
+        if len(ys) == 0:
+            return []
+        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
+        return [Face(box=box, score=0.9, detector=self.name)]
+
+
+def _with_marker(height: int, width: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    image = np.zeros((height, width, 3), np.uint8)
+    x1, y1, x2, y2 = box
+    image[y1:y2, x1:x2] = (255, 0, 0)
+    return image
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0, 2.0])
+def test_boxes_come_back_in_image_coordinates(scale: float) -> None:
+    image = _with_marker(300, 400, (100, 60, 140, 110))
+    faces = MarkerDetector(scales=(scale,)).detect(image)
+    assert len(faces) == 1
+    assert iou(faces[0].box, (100, 60, 140, 110)) > 0.85
+
+
+def test_large_images_are_tiled_and_boxes_mapped_back() -> None:
+    height, width = 2000, 3500
+    box = (3000, 1700, 3060, 1770)  # in the last tile column and row
+    detector = MarkerDetector(scales=(1.0,))
+    faces = detector.detect(_with_marker(height, width, box))
+    assert any(iou(f.box, box) > 0.9 for f in faces)
+    assert all(max(shape) <= MAX_TILE for shape in detector.inputs), "no inference pass above the tile size"
+    assert len(detector.inputs) > 4, "the image was split into tiles, plus a global pass"
+
+
+def test_a_face_cut_by_a_tile_border_is_still_found_whole() -> None:
+    box = (MAX_TILE - 100, 500, MAX_TILE + 60, 680)  # straddles the first vertical border
+    faces = MarkerDetector(scales=(1.0,)).detect(_with_marker(1200, 3000, box))
+    assert any(iou(f.box, box) > 0.9 for f in faces)
+
+
+def test_threshold_is_applied_after_merging() -> None:
+    image = _with_marker(100, 100, (10, 10, 30, 30))
+    assert MarkerDetector(threshold=0.95).detect(image) == []
+
+
+def test_detectors_pickle_without_their_model() -> None:
+    detector = load_detector("centerface", threshold=0.2, scales=(1.0, 2.0))
+    detector.detect(np.zeros((64, 64, 3), np.uint8))  # loads the session
+    clone = pickle.loads(pickle.dumps(detector))
+    assert clone.scales == (1.0, 2.0) and clone.threshold == 0.2 and clone._model is None
+
+
+def test_registry_and_bad_input() -> None:
+    assert set(DETECTORS) == {"centerface", "yunet"}
+    with pytest.raises(UsageError):
+        load_detector("haar", threshold=0.5, scales=(1.0,))
+    with pytest.raises(DetectionError):
+        MarkerDetector().detect(np.zeros((10, 10), np.uint8))
+
+
+def test_merge_keeps_the_best_face_and_covers_its_whole_group() -> None:
+    a = Face(box=(0, 0, 10, 10), score=0.5, detector="x")
+    b = Face(box=(1, 1, 11, 11), score=0.9, detector="y")
+    c = Face(box=(50, 50, 60, 60), score=0.3, detector="x")
+    merged = merge_faces([a, b, c])
+    assert [f.detector for f in merged] == ["y", "x"] and [f.score for f in merged] == [0.9, 0.3]
+    assert merged[0].box == (0, 0, 11, 11) and merged[1].box == c.box
+
+
+def test_multi_detector_merges_all() -> None:
+    multi = MultiDetector([FakeDetector([(0, 0, 10, 10)]), FakeDetector([(1, 1, 11, 11), (40, 40, 50, 50)])])
+    assert len(multi.detect(np.zeros((64, 64, 3), np.uint8))) == 2
