@@ -1,0 +1,434 @@
+"""The protection pipeline for one video: decode, detect, track, anonymize, verify, encode, write.
+
+Three threads share the work so that both cores are busy: one decodes, the calling
+thread detects, tracks and fills, one encodes (the detectors' inference runtimes
+and the encoder release the GIL). Frames wait in a short look-ahead buffer before
+they are encoded, so that a face found at frame *t* is also masked in the frames
+just before it, where the detector may have missed it while it came into view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .anonymize import get_method
+from .anonymize.base import Method
+from .detect import FaceDetector
+from .errors import AnonymizationError, DetectionError, UnerkanntError, UnsupportedFormatError, UsageError
+from .faces import Face
+from .media.video import CONTAINERS, Frame, VideoReader, VideoWriter, atomic_video_output, check_clean_video
+from .options import ProtectOptions
+from .results import FaceRecord, FileResult
+from .track import GROW_PER_FRAME, Track, Tracker
+
+log = logging.getLogger(__name__)
+
+#: Seconds a mask stays on a face's guessed place after it was last detected.
+HOLD_SECONDS = 0.3
+#: Frames the fast profile lets pass between two detector runs (tracks fill the gaps).
+FAST_DETECT_EVERY = 3
+#: Frames before a face's first detection that are masked too (plus the detection interval):
+#: detectors often see a face only some frames after it came into view.
+BACKFILL = 3
+#: A face found by the verifier is already handled when this much of its box is masked.
+_COVERED = 0.5
+#: Frames waiting between the stages.
+_QUEUE = 8
+
+#: ``progress(frames_done, frames_total_or_0)``, called after each frame.
+Progress = Callable[[int, int], None]
+
+
+def detect_interval(options: ProtectOptions) -> int:
+    """Frames between detector runs: ``options.detect_every``, else 1 (``fast``: 3)."""
+    if options.detect_every:
+        return options.detect_every
+    return FAST_DETECT_EVERY if options.profile == "fast" else 1
+
+
+def protect_video(
+    source: str | Path,
+    output: str | Path,
+    *,
+    options: ProtectOptions,
+    detector: FaceDetector,
+    verifier: FaceDetector | None = None,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> FileResult:
+    """Protect every frame of a video file and write it to ``output`` atomically.
+
+    Parameters
+    ----------
+    source, output : path
+        Input video and where its protected copy goes; the container follows the
+        name ending of ``output`` (``.mp4``, ``.mov``, ``.mkv``, ``.webm``, ``.avi``).
+    options : ProtectOptions
+        ``keep_audio``, ``crf``, ``detect_every`` and ``fill_unchecked`` apply to video.
+    detector : FaceDetector
+    verifier : FaceDetector, optional
+        Re-checks each protected frame when ``options.verify``; ``detector`` when ``None``.
+    overwrite : bool
+    progress : callable, optional
+        ``progress(frames_done, frames_total)`` (total ``0`` when unknown).
+
+    Returns
+    -------
+    FileResult
+        One face record per track, and a ``video`` summary with per-track frame and box counts.
+
+    Raises
+    ------
+    UnerkanntError
+        Any failure; then no output file exists (not even a partial one).
+    """
+    start = time.perf_counter()
+    source, output = Path(source), Path(output)
+    if os.path.realpath(source) == os.path.realpath(output):
+        raise UsageError("the output would replace the input file; originals are never modified")
+    container = CONTAINERS.get(output.suffix.lower())
+    if container is None:
+        raise UnsupportedFormatError(f"cannot write a video named {output.suffix or 'without ending'}")
+    method = get_method(options.method)
+    every = detect_interval(options)
+    with VideoReader(source, max_pixels=options.max_pixels, audio=options.keep_audio) as reader:
+        info = reader.info
+        fps = float(info.fps) if info.fps else 30.0
+        hold = max(round(HOLD_SECONDS * fps), 2 * every)
+        tracker = Tracker(hold=hold, hold_single=2 * every)
+        run = _Run(method=method, options=options, tracker=tracker, backfill=min(hold, BACKFILL + every))
+        with atomic_video_output(output, overwrite=overwrite) as tmp:
+            encoder = _Encoder(tmp, container=container, reader=reader, crf=options.crf)
+            decoded: queue.Queue[Any] = queue.Queue(_QUEUE)
+            stop = threading.Event()
+            decoder = threading.Thread(target=_decode, args=(reader, decoded, stop), name="unerkannt-decode")
+            decoder.start()
+            encoder.start()
+            detect = _DetectorPool(detector)
+            pending: deque[tuple[Frame, Future[list[Face]] | None]] = deque()
+            count = 0
+
+            def process(frame: Frame, found: Future[list[Face]] | None) -> None:
+                nonlocal count
+                # Between detector runs the fast profile trusts the tracks; the verifier
+                # runs with the detector.
+                check = (verifier or detector) if options.verify and found is not None else None
+                for ready in run.frame(frame, found.result if found is not None else None, check):
+                    encoder.put(("frame", ready))
+                count += 1
+                if progress:
+                    progress(count, info.frames)
+
+            try:
+                while True:
+                    item = decoded.get()
+                    if item is None:
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    if not isinstance(item, Frame):
+                        encoder.put(("audio", item))
+                        continue
+                    searched = item.index % every == 0
+                    pending.append((item, detect.submit(item.image) if searched else None))
+                    # Detection runs ahead on the worker threads; tracking and filling follow in order.
+                    while len(pending) > detect.ahead:
+                        process(*pending.popleft())
+                while pending:
+                    process(*pending.popleft())
+                for ready in run.flush():
+                    encoder.put(("frame", ready))
+                encoder.finish()
+            finally:
+                detect.close()
+                stop.set()
+                encoder.abort_if_running()
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        decoded.get_nowait()
+                decoder.join()
+            check_clean_video(tmp, audio=options.keep_audio and info.audio)
+    tracks = tracker.finish()
+    warnings = list(run.warnings)
+    if info.audio:
+        warnings.append("audio kept unchanged: voices can identify people" if options.keep_audio else "audio dropped")
+    if getattr(options, "consent", None) or getattr(options, "audit", False):
+        warnings.append("consent and the recognition audit apply to photos only: every face in the video was filled")
+    records = [_track_record(t, method) for t in tracks if t.first_face is not None]
+    seconds = time.perf_counter() - start
+    log.info("protected %d frame(s), %d track(s) in %.2fs", count, len(tracks), seconds)
+    return FileResult(
+        input=str(source),
+        output=str(output),
+        status="protected",
+        faces=records,
+        warnings=warnings,
+        seconds=seconds,
+        video={
+            "frames": count,
+            "fps": round(fps, 3),
+            "duration": round(info.duration, 3),
+            "detect_every": every,
+            "audio": ("kept" if options.keep_audio else "dropped") if info.audio else "none",
+            "frames_filled_unchecked": run.unchecked,
+            "tracks": [t.to_json() for t in tracks],
+        },
+    )
+
+
+def _track_record(track: Track, method: Method) -> FaceRecord:
+    """The face record of a track: its first detection."""
+    face = track.first_face
+    if face is None:  # pragma: no cover - callers filter these
+        raise UnerkanntError("a track without a face")
+    x1, y1, x2, y2 = (round(v) for v in face.box)
+    return FaceRecord(face=face, action=method.name, region=(x1, y1, x2, y2), frame=track.first, stage="detect")
+
+
+class _Run:
+    """Per-frame work of one video: detect, track, fill, verify, look-ahead buffer."""
+
+    def __init__(self, *, method: Method, options: ProtectOptions, tracker: Tracker, backfill: int) -> None:
+        self.method = method
+        self.options = options
+        self.tracker = tracker
+        self.backfill = backfill
+        self.buffer: deque[tuple[int, int, np.ndarray]] = deque()
+        self.warnings: list[str] = []
+        self.unchecked = 0
+
+    def frame(
+        self, frame: Frame, detected: Callable[[], list[Face]] | None, verifier: FaceDetector | None
+    ) -> list[Frame]:
+        """Process one frame; returns the frames that left the look-ahead buffer.
+
+        ``detected()`` gives the detector's faces (``None``: not searched, tracks only).
+        """
+        out = np.array(frame.image, copy=True)
+        index = frame.index
+        try:
+            if detected is not None:
+                self._start_tracks(self.tracker.observe(index, detected()), index)
+            regions = [self._apply(out, box) for _, box in self.tracker.boxes(index)]
+            if verifier is not None:
+                missed = [f for f in verifier.detect(out) if _covered(f.box, regions) < _COVERED]
+                if missed:
+                    self._start_tracks(self.tracker.observe(index, missed), index)
+                    regions += [self._apply(out, f.box) for f in missed]
+        except DetectionError as exc:
+            if not self.options.fill_unchecked:
+                raise DetectionError(f"frame {index}: {exc}") from exc
+            out[:] = 128
+            self.unchecked += 1
+            if self.unchecked == 1:
+                self.warnings.append(f"frames that could not be checked were filled grey (first: {index}: {exc})")
+        self.buffer.append((index, frame.pts, out))
+        ready = []
+        while len(self.buffer) > self.backfill:
+            i, pts, image = self.buffer.popleft()
+            ready.append(Frame(i, pts, image))
+        return ready
+
+    def flush(self) -> list[Frame]:
+        ready = [Frame(i, pts, image) for i, pts, image in self.buffer]
+        self.buffer.clear()
+        return ready
+
+    def _start_tracks(self, born: list[Track], index: int) -> None:
+        # A face seen first now was probably there, unseen, in the frames before.
+        for track in born:
+            for i, _, image in self.buffer:
+                gap = index - i
+                if 0 < gap <= self.backfill:
+                    self._apply(image, _grown(track.box, 1.0 + GROW_PER_FRAME * gap))
+
+    def _apply(self, image: np.ndarray, box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+        height, width = image.shape[:2]
+        clipped = (max(0.0, box[0]), max(0.0, box[1]), min(float(width), box[2]), min(float(height), box[3]))
+        if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+            return (0, 0, 0, 0)
+        try:
+            return self.method.apply(image, clipped, enlarge=self.options.enlarge)
+        except Exception as exc:
+            raise AnonymizationError(f"cannot apply {self.method.name} to the face at {box}: {exc}") from exc
+
+
+def _grown(box: tuple[float, float, float, float], factor: float) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = box
+    cx, cy, hw, hh = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2 * factor, (y2 - y1) / 2 * factor
+    return (cx - hw, cy - hh, cx + hw, cy + hh)
+
+
+def _covered(box: tuple[float, float, float, float], regions: list[tuple[int, int, int, int]]) -> float:
+    x1, y1, x2, y2 = box
+    area = max((x2 - x1) * (y2 - y1), 1e-9)
+    best = 0.0
+    for rx1, ry1, rx2, ry2 in regions:
+        inter = max(0.0, min(x2, rx2) - max(x1, rx1)) * max(0.0, min(y2, ry2) - max(y1, ry1))
+        best = max(best, inter / area)
+    return best
+
+
+class _DetectorPool:
+    """Runs the detector on frames ahead of the tracking, on every core.
+
+    A detector of unerkannt's own (:class:`unerkannt.detect.base.Detector`) is copied
+    once per core, each copy with one inference thread: two frames at once use two
+    cores better than one frame on two threads. Any other detector (fakes, a merged
+    multi-detector) is called from one thread, in frame order.
+    """
+
+    def __init__(self, detector: FaceDetector) -> None:
+        from .detect.base import Detector
+
+        cores = len(os.sched_getaffinity(0))
+        copies: list[FaceDetector] = [detector]
+        if isinstance(detector, Detector) and cores > 1:
+            copies = []
+            for _ in range(min(cores, 4)):
+                twin = pickle.loads(pickle.dumps(detector))
+                twin.threads = twin.threads or 1
+                copies.append(twin)
+        self.ahead = 2 * len(copies)
+        self._free: queue.Queue[FaceDetector] = queue.Queue()
+        for copy in copies:
+            self._free.put(copy)
+        self._pool = ThreadPoolExecutor(len(copies), thread_name_prefix="unerkannt-detect")
+
+    def submit(self, image: np.ndarray) -> Future[list[Face]]:
+        return self._pool.submit(self._detect, image)
+
+    def _detect(self, image: np.ndarray) -> list[Face]:
+        detector = self._free.get()
+        try:
+            return detector.detect(image)
+        finally:
+            self._free.put(detector)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _decode(reader: VideoReader, out: queue.Queue[Any], stop: threading.Event) -> None:
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        for item in reader.items():
+            if not put(item):
+                return
+    except BaseException as exc:  # handed to the main thread, which raises it
+        put(exc)
+        return
+    put(None)
+
+
+class _Encoder:
+    """The encoding thread: opens the writer at the first frame, then encodes and muxes."""
+
+    def __init__(self, path: Path, *, container: str, reader: VideoReader, crf: int) -> None:
+        self.path = path
+        self.container = container
+        self.reader = reader
+        self.crf = crf
+        self.queue: queue.Queue[Any] = queue.Queue(_QUEUE)
+        self.error: BaseException | None = None
+        self.writer: VideoWriter | None = None
+        self.audio: list[Any] = []
+        self.thread = threading.Thread(target=self._run, name="unerkannt-encode")
+        self._finished = False
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def put(self, item: tuple[str, Any]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(item)
+
+    def finish(self) -> None:
+        """Flush and close the file; raises what went wrong in the thread."""
+        self.queue.put(None)
+        self.thread.join()
+        self._finished = True
+        if self.error is not None:
+            raise self.error
+        if self.writer is None:
+            raise UnerkanntError("no frame was written")
+
+    def abort_if_running(self) -> None:
+        if self._finished:
+            return
+        self.error = self.error or UnerkanntError("aborted")
+        with contextlib.suppress(queue.Full):
+            self.queue.put_nowait(None)
+        # Drain so that the thread sees the end marker even when the queue was full.
+        while self.thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self.queue.get(timeout=0.05)
+            with contextlib.suppress(queue.Full):
+                self.queue.put_nowait(None)
+        if self.writer is not None:
+            self.writer.abort()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                item = self.queue.get()
+                if item is None or self.error is not None:
+                    break
+                kind, value = item
+                if kind == "audio":
+                    if self.writer is None:
+                        self.audio.append(value)
+                    else:
+                        self.writer.mux_audio(value)
+                    continue
+                if self.writer is None:
+                    info = self.reader.info
+                    height, width = value.image.shape[:2]
+                    self.writer = VideoWriter(
+                        self.path,
+                        container=self.container,
+                        width=width,
+                        height=height,
+                        time_base=info.time_base,
+                        fps=info.fps,
+                        crf=self.crf,
+                        audio=self.reader.audio_stream,
+                    )
+                    for packet in self.audio:
+                        self.writer.mux_audio(packet)
+                    self.audio = []
+                self.writer.write(value.pts, value.image)
+            if self.error is None and self.writer is not None:
+                self.writer.close()
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self.error = exc
+            if self.writer is not None:
+                self.writer.abort()
+            # Keep taking items so that the main thread never blocks on a full queue.
+            while self.queue.get() is not None:
+                pass
+
+
+__all__ = ["BACKFILL", "FAST_DETECT_EVERY", "HOLD_SECONDS", "detect_interval", "protect_video"]

@@ -1,0 +1,357 @@
+"""Videos: every frame protected, timing and rotation kept, audio policy, no metadata, fail closed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from _videos import read_frames, scene, write_clip
+from conftest import require_exiftool
+from unerkannt import ProtectOptions
+from unerkannt.batch import plan, run
+from unerkannt.detect.fake import FakeDetector
+from unerkannt.errors import CorruptFileError, DetectionError, MetadataError, OutputExistsError
+from unerkannt.faces import Face
+from unerkannt.media.video import check_clean_video
+from unerkannt.track import Tracker
+from unerkannt.videopipeline import protect_video
+
+BOX = (60.0, 40.0, 100.0, 80.0)
+
+
+class ScriptedDetector:
+    """Answers call ``n`` with ``script[n]`` (no faces once the script ends)."""
+
+    name = "scripted"
+
+    def __init__(self, script: list[list[tuple[float, float, float, float]]], *, fail_at: int = -1) -> None:
+        self.script = script
+        self.fail_at = fail_at
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        n = self.calls
+        self.calls += 1
+        if n == self.fail_at:
+            raise DetectionError("scripted failure")
+        boxes = self.script[n] if n < len(self.script) else []
+        return [Face(box=b, score=0.9, detector=self.name) for b in boxes]
+
+
+def _options(**changes: object) -> ProtectOptions:
+    return ProtectOptions(verify=False).evolve(**changes)
+
+
+def _hidden(before: np.ndarray, after: np.ndarray, box: tuple[float, ...] = (70, 50, 90, 70)) -> float:
+    """Share of the box's pixels changed by more than 12 levels (the benchmark's rule)."""
+    x1, y1, x2, y2 = (int(v) for v in box)
+    changed = np.abs(before.astype(int) - after.astype(int)).max(axis=2) > 12
+    return float(changed[y1:y2, x1:x2].mean())
+
+
+def _hidden_all(source: Path, output: Path, box: tuple[float, ...] = (70, 50, 90, 70)) -> list[float]:
+    before, _, _ = read_frames(source)
+    after, _, _ = read_frames(output)
+    assert len(before) == len(after)
+    return [_hidden(b, a, box) for b, a in zip(before, after, strict=True)]
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    path = tmp_path / "in" / "clip.mp4"
+    path.parent.mkdir()
+    write_clip(path)
+    return path
+
+
+def test_every_frame_filled_and_report_has_tracks(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "clip.mp4"
+    result = protect_video(clip, out, options=_options(), detector=FakeDetector([BOX]))
+    assert all(h > 0.9 for h in _hidden_all(clip, out))
+    data = result.to_json()
+    assert data["video"]["frames"] == 20 and data["video"]["audio"] == "none"
+    (track,) = data["video"]["tracks"]
+    assert track["frames_masked"] == 20 and track["boxes_detected"] == 20
+    assert "crop" not in json.dumps(data) and "embedding" not in json.dumps(data)
+    assert [p.name for p in out.parent.iterdir()] == ["clip.mp4"]  # no temporary file left
+
+
+def test_tracker_fills_gaps_follows_motion_and_lets_go() -> None:
+    tracker = Tracker(hold=3)
+    face = lambda x: [Face(box=(x, 10.0, x + 20.0, 30.0), score=0.9, detector="d")]  # noqa: E731
+    for frame, x in enumerate([0.0, 5.0, 10.0]):
+        tracker.observe(frame, face(x))
+        tracker.boxes(frame)
+    # Frames 3 and 4: the detector misses the face; the guess moves on and grows.
+    (_, guess3), (_, guess4) = tracker.boxes(3)[0], tracker.boxes(4)[0]
+    assert guess3[0] > 5.0 and guess4[0] + guess4[2] > guess3[0] + guess3[2]
+    assert guess4[2] - guess4[0] > guess3[2] - guess3[0] > 20.0
+    assert tracker.boxes(6) == []  # more than ``hold`` frames since it was seen
+    (track,) = tracker.finish()
+    assert track.detections == 3 and track.masked == 5
+
+
+def test_gap_in_detections_and_face_seen_late_are_masked(tmp_path: Path) -> None:
+    # Found in frames 5-9 and 12-14 only: 10 and 11 are guessed, 0-4 back-filled, 15+ held.
+    clip = tmp_path / "long.mp4"
+    write_clip(clip, frames=32)
+    script = [[] for _ in range(5)] + [[BOX]] * 5 + [[], []] + [[BOX]] * 3
+    out = tmp_path / "out.mp4"
+    result = protect_video(clip, out, options=_options(), detector=ScriptedDetector(script))
+    hold = result.video["tracks"][0]["frames_masked"] - 10 if result.video else 0
+    assert hold >= 5
+    masked = [h > 0.9 for h in _hidden_all(clip, out)]
+    assert masked[5:18] == [True] * 13, masked
+    assert masked[1:5] == [True] * 4  # the frames before the first detection (look-ahead)
+    assert masked[14 + hold + 1 :] == [False] * (32 - 15 - hold)  # the mask is not kept forever
+
+
+def test_fast_profile_detects_every_third_frame(clip: Path, tmp_path: Path) -> None:
+    detector = FakeDetector([BOX])
+    protect_video(clip, tmp_path / "out.mp4", options=_options(profile="fast"), detector=detector)
+    assert detector.calls == 7
+    assert all(h > 0.9 for h in _hidden_all(clip, tmp_path / "out.mp4"))
+
+
+def test_variable_frame_rate_timestamps_are_kept(tmp_path: Path) -> None:
+    src = tmp_path / "vfr.mp4"
+    pts = [0, 40, 80, 200, 210, 220, 500, 540, 1000, 1033]
+    write_clip(src, frames=len(pts), pts=pts, time_base=Fraction(1, 1000))
+    out = tmp_path / "out.mp4"
+    protect_video(src, out, options=_options(), detector=FakeDetector([BOX]))
+    _, before, tb_before = read_frames(src)
+    _, after, tb_after = read_frames(out)
+    assert [p * tb_after for p in after] == [p * tb_before for p in before]
+
+
+def test_rotation_is_applied_to_the_pixels(clip: Path, tmp_path: Path) -> None:
+    exiftool = require_exiftool()
+    subprocess.run([exiftool, "-q", "-overwrite_original", "-Rotation=90", str(clip)], check=True)
+    shown, _, _ = read_frames(clip)
+    assert shown[0].shape == (192, 144, 3)
+    out = tmp_path / "out.mp4"
+    protect_video(clip, out, options=_options(), detector=FakeDetector([]))
+    with av.open(str(out)) as container:
+        first = next(container.decode(video=0))
+        assert (first.width, first.height, first.rotation) == (144, 192, 0)
+    frames, _, _ = read_frames(out)
+    assert np.abs(frames[5].astype(int) - shown[5].astype(int)).mean() < 6
+
+
+def _tagged_clip(tmp_path: Path) -> Path:
+    exiftool = require_exiftool()
+    src = tmp_path / "in" / "tagged.mp4"
+    src.parent.mkdir()
+    write_clip(
+        src,
+        audio=True,
+        metadata={"creation_time": "2024-05-01T10:00:00Z", "location": "+48.8577+002.2950/", "title": "Anna"},
+    )
+    subprocess.run(
+        [
+            exiftool,
+            "-q",
+            "-overwrite_original",
+            "-UserData:Make=Apple",
+            "-UserData:Model=iPhone 12 mini",
+            "-Keys:GPSCoordinates=48.8577, 2.2950, 35",
+            "-Keys:Make=Apple",
+            "-Keys:Model=iPhone 12 mini",
+            str(src),
+        ],
+        check=True,
+    )
+    return src
+
+
+IDENTIFYING = ("GPS", "Make", "Model", "Location", "Title", "Encoder", "Software", "Anna", "iPhone", "48.85")
+
+
+def _exif_dump(exiftool: str, path: Path) -> dict[str, object]:
+    out = subprocess.run([exiftool, "-j", "-a", "-G1", "-n", str(path)], capture_output=True, text=True, check=True)
+    data: dict[str, object] = json.loads(out.stdout)[0]
+    return data
+
+
+def test_container_metadata_does_not_survive(tmp_path: Path) -> None:
+    exiftool = require_exiftool()
+    src = _tagged_clip(tmp_path)
+    before = json.dumps(_exif_dump(exiftool, src))
+    assert all(word in before for word in ("GPS", "Make", "iPhone", "48.85", "Anna"))
+    with av.open(str(src)) as container:
+        assert "creation_time" in container.metadata and container.streams.audio
+    out = tmp_path / "out" / "tagged.mp4"
+    result = protect_video(src, out, options=_options(), detector=FakeDetector([BOX]))
+    assert result.video is not None and result.video["audio"] == "dropped"
+    data = _exif_dump(exiftool, out)
+    found = [f"{k}={v}" for k, v in data.items() if any(w.lower() in f"{k}={v}".lower() for w in IDENTIFYING)]
+    assert found == []
+    dates = [v for k, v in data.items() if k.endswith("Date") and not k.startswith("System:")]
+    assert dates and all(str(v).startswith("0000:00:00") for v in dates)
+    with av.open(str(out)) as container:
+        assert not container.streams.audio and len(container.streams) == 1
+        assert set(container.metadata) <= {"major_brand", "minor_version", "compatible_brands"}
+        assert set(container.streams.video[0].metadata) <= {"language", "handler_name", "vendor_id"}
+
+
+def test_keep_audio_copies_the_packets_unchanged(tmp_path: Path) -> None:
+    src = _tagged_clip(tmp_path)
+    out = tmp_path / "out.mp4"
+    result = protect_video(src, out, options=_options(keep_audio=True), detector=FakeDetector([BOX]))
+    assert result.video is not None and result.video["audio"] == "kept"
+
+    def packets(path: Path) -> list[bytes]:
+        with av.open(str(path)) as container:
+            return [bytes(p) for p in container.demux(audio=0) if p.size]
+
+    assert packets(out) == packets(src) and len(packets(src)) > 5
+    check_clean_video(out, audio=True)
+    with pytest.raises(MetadataError, match="audio stream"):
+        check_clean_video(out, audio=False)
+
+
+def test_metadata_check_refuses_tagged_file(tmp_path: Path) -> None:
+    src = _tagged_clip(tmp_path)
+    with pytest.raises(MetadataError):
+        check_clean_video(src, audio=True)
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9])
+def test_truncated_clip_gives_no_output(clip: Path, tmp_path: Path, cut: float) -> None:
+    data = clip.read_bytes()
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(data[: int(len(data) * cut)])
+    faststart = tmp_path / "faststart.mkv"
+    write_clip(faststart, container="matroska")  # index first, so the demuxer starts and then runs dry
+    faststart.write_bytes(faststart.read_bytes()[: int(faststart.stat().st_size * cut)])
+    out_dir = tmp_path / "out"
+    for path in (bad, faststart):
+        with pytest.raises(CorruptFileError):
+            protect_video(path, out_dir / path.name, options=_options(), detector=FakeDetector([BOX]))
+    assert not out_dir.exists() or list(out_dir.iterdir()) == []
+
+
+def test_detector_failure_fails_closed_or_fills_the_frame(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "clip.mp4"
+    with pytest.raises(DetectionError, match="frame 7"):
+        protect_video(clip, out, options=_options(), detector=ScriptedDetector([[BOX]] * 20, fail_at=7))
+    assert list(out.parent.iterdir()) == []
+    result = protect_video(
+        clip, out, options=_options(fill_unchecked=True), detector=ScriptedDetector([[BOX]] * 20, fail_at=7)
+    )
+    hidden = _hidden_all(clip, out, (0, 0, 192, 144))
+    assert hidden[7] > 0.95 and hidden[0] < 0.5
+    assert result.video is not None and result.video["frames_filled_unchecked"] == 1
+
+
+def test_existing_output_is_kept(clip: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"keep me")
+    with pytest.raises(OutputExistsError):
+        protect_video(clip, out, options=_options(), detector=FakeDetector([BOX]))
+    assert out.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize(
+    ("suffix", "container", "codec"),
+    [("mkv", "matroska", "h264"), ("webm", "webm", "vp9"), ("avi", "avi", "h264"), ("mov", "mov", "h264")],
+)
+def test_containers_round_trip(tmp_path: Path, suffix: str, container: str, codec: str) -> None:
+    src = tmp_path / f"clip.{suffix}"
+    codec_in = "libx264" if suffix != "webm" else "libvpx-vp9"
+    write_clip(src, frames=6, container=container, codec=codec_in, time_base=Fraction(1, 25))
+    out = tmp_path / "out" / src.name
+    protect_video(src, out, options=_options(), detector=FakeDetector([BOX]))
+    with av.open(str(out)) as opened:
+        assert opened.streams.video[0].codec_context.name == codec
+    hidden = _hidden_all(src, out)
+    assert len(hidden) == 6 and all(h > 0.9 for h in hidden)
+
+
+def test_folders_mix_photos_and_videos(clip: Path, tmp_path: Path) -> None:
+    shutil.copy(Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg", clip.parent / "photo.jpg")
+    (clip.parent / "notes.txt").write_text("not media")
+    jobs = plan([clip.parent], tmp_path / "out", options=_options(format="png"))
+    assert sorted(j.output.name for j in jobs if j.output) == ["clip.mp4", "photo.png"]
+    report = run(jobs, options=_options(format="png"), detector=FakeDetector([BOX]))
+    assert report.ok and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip.mp4", "photo.png"]
+    video = next(f for f in report.to_json()["files"] if f["input"].endswith(".mp4"))
+    assert video["video"]["frames"] == 20 and video["faces"][0]["detector"] == "fake"
+
+
+@pytest.mark.models
+def test_real_detector_hides_the_moving_face_in_every_frame(tmp_path: Path) -> None:
+    src = tmp_path / "in" / "walk.mp4"
+    src.parent.mkdir()
+    written = write_clip(src, frames=24)
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "unerkannt", "protect", str(src), "-o", str(out), "--json", "--keep-audio"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["files"][0]["video"]["tracks"]
+    frames, _, _ = read_frames(out / "walk.mp4")
+    checked = 0
+    for i, (before, after) in enumerate(zip(written, frames, strict=True)):
+        _, box = scene(i, 24)
+        if box is None:
+            continue
+        x1, y1, x2, y2 = box
+        changed = (np.abs(before.astype(int) - after.astype(int)).max(axis=2) > 12)[y1:y2, x1:x2].mean()
+        assert changed >= 0.6, f"frame {i}: only {changed:.0%} of the face changed"
+        checked += 1
+    assert checked >= 15
+
+
+def test_not_a_video_and_unknown_output_ending_are_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "in" / "notes.mp4"
+    fake.parent.mkdir()
+    fake.write_text("not a video at all\n" * 50)
+    empty = tmp_path / "in" / "empty.mov"
+    empty.write_bytes(b"")
+    report = run(plan([fake.parent], tmp_path / "out", options=_options()), options=_options(), detector=FakeDetector())
+    assert [f.error["type"] if f.error else None for f in report.files] == ["corrupt", "corrupt"]
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").rglob("*")) == []
+
+
+@pytest.mark.models
+def test_cli_flags_reach_the_video(tmp_path: Path) -> None:
+    from unerkannt.cli import main
+
+    src = tmp_path / "sound" / "clip.mkv"
+    src.parent.mkdir()
+    write_clip(src, frames=8, audio=True, container="matroska")
+    code = main(
+        [
+            "protect",
+            str(src),
+            "-o",
+            str(tmp_path / "out"),
+            "-q",
+            "--keep-audio",
+            "--crf",
+            "30",
+            "--report",
+            str(tmp_path / "r.json"),
+            "--detector",
+            "yunet",
+            "--no-verify",
+        ]
+    )
+    assert code == 0
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["options"]["keep_audio"] is True and data["options"]["crf"] == 30
+    assert data["files"][0]["video"]["audio"] == "kept"
+    with av.open(str(tmp_path / "out" / "clip.mkv")) as container:
+        assert len(container.streams.audio) == 1
