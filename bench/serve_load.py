@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Load test of ``unerkannt serve``: N concurrent clients posting photos for M seconds.
+
+Starts the server as a subprocess on a free loopback port (loopback only: the
+script refuses any other host), warms it up with one request (models load), then
+runs ``--clients`` threads that each post photos from ``--images`` to
+``/v1/protect`` one after another until ``--seconds`` have passed or
+``--max-requests`` were sent; after a 503 a client waits ``--backoff`` seconds
+(a client that honours ``Retry-After`` would wait longer). Prints one markdown row per run: requests/s
+(answered 200), p50 and p99 latency of the 200s, 503 answers (overload, expected
+when clients outnumber workers + queue), unexpected errors (anything else; the
+target is 0) and the server's peak memory (VmHWM of the server process).
+
+Usage (repository root, venv active)::
+
+    python bench/serve_load.py                                   # 4 clients, 30 s
+    python bench/serve_load.py --clients 8 --queue 2 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGES = ROOT.parent / "shared" / "bench" / "detect" / "images"
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def post(port: int, body: bytes, timeout: float) -> tuple[int, float]:
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        conn.request("POST", "/v1/protect", body=body, headers={"Content-Type": "image/jpeg"})
+        response = conn.getresponse()
+        response.read()
+        return response.status, time.perf_counter() - start
+    finally:
+        conn.close()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=Path, default=IMAGES)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--max-requests", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=2, help="server --workers")
+    parser.add_argument("--queue", type=int, default=8, help="server --queue")
+    parser.add_argument("--backoff", type=float, default=0.2, help="seconds a client waits after a 503 (0.2)")
+    args = parser.parse_args()
+    files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not files:
+        print(f"no images in {args.images}", file=sys.stderr)
+        return 2
+    bodies = [p.read_bytes() for p in files]
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "unerkannt", "serve", "--host", LOOPBACK, "--port", str(port),
+        "--workers", str(args.workers), "--queue", str(args.queue), "--timeout", "60",
+    ]  # fmt: skip
+    env = dict(os.environ)
+    env.pop("UNERKANNT_TOKEN", None)
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, _ = post(port, bodies[0], 60)  # also the warm-up: the models load here
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    print("the server did not start", file=sys.stderr)
+                    return 1
+                time.sleep(0.2)
+        if status != 200:
+            print(f"warm-up answered {status}", file=sys.stderr)
+            return 1
+        counter = itertools.count()
+        lock = threading.Lock()
+        ok: list[float] = []
+        busy = 0
+        unexpected: list[str] = []
+        stop_at = time.monotonic() + args.seconds
+
+        def client() -> None:
+            nonlocal busy
+            while time.monotonic() < stop_at:
+                n = next(counter)
+                if n >= args.max_requests:
+                    return
+                try:
+                    status, seconds = post(port, bodies[n % len(bodies)], 90)
+                except OSError as exc:
+                    with lock:
+                        unexpected.append(type(exc).__name__)
+                    continue
+                with lock:
+                    if status == 200:
+                        ok.append(seconds)
+                    elif status == 503:
+                        busy += 1
+                    else:
+                        unexpected.append(str(status))
+                if status == 503:
+                    time.sleep(args.backoff)
+
+        load_before = os.getloadavg()[0]
+        start = time.monotonic()
+        threads = [threading.Thread(target=client) for _ in range(args.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.monotonic() - start
+        rss = peak_rss_mb(server.pid)
+        load_after = os.getloadavg()[0]
+    finally:
+        server.terminate()
+        server.wait(10)
+    print(
+        "| clients | workers + queue | seconds | requests | 200/s | p50 ms | p99 ms | 503 | unexpected | peak RSS MB |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| {args.clients} | {args.workers} + {args.queue} | {wall:.1f} | {len(ok) + busy + len(unexpected)} "
+        f"| {len(ok) / wall:.1f} | {percentile(ok, 50) * 1000:.0f} | {percentile(ok, 99) * 1000:.0f} "
+        f"| {busy} | {len(unexpected)} | {rss:.0f} |"
+    )
+    if unexpected:
+        print(f"unexpected: {sorted(set(unexpected))}", file=sys.stderr)
+    if ok:
+        print(f"images: {len(files)} from {args.images}; median latency {statistics.median(ok) * 1000:.0f} ms")
+    # Other processes on the machine slow every figure down: the load says how busy it was.
+    print(f"load average (1 min) before / after: {load_before:.2f} / {load_after:.2f} on {os.cpu_count()} cores")
+    return 1 if unexpected else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

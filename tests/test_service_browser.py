@@ -1,0 +1,232 @@
+"""The web page end to end: a real uvicorn server and real headless Chromium (Debian's).
+
+Playwright drives ``/usr/bin/chromium``; no browser is ever downloaded. The test
+uploads the example photo, leaves one face visible, draws a box over a missed
+one, downloads the result and checks its pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from unerkannt.detect import FaceDetector
+from unerkannt.detect.fake import FakeDetector
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[1]
+PHOTO = ROOT / "examples" / "astronaut.jpg"
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+FACE = (182.0, 58.0, 270.0, 178.0)  # the astronaut's face (CenterFace finds it here)
+OTHER = (380.0, 300.0, 460.0, 380.0)  # a second "face" the user leaves visible
+DRAWN = (40.0, 380.0, 120.0, 460.0)  # a box the user draws over a missed face
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed"),
+]
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[object]:
+    """A function starting the service on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    from unerkannt.service import ServiceConfig, create_app
+
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+    temp = tmp_path / "service-tmp"
+    temp.mkdir()
+
+    def start(detector: FaceDetector | None) -> str:
+        port = free_port()
+        app = create_app(ServiceConfig(port=port, temp_dir=str(temp), timeout=120), detector=detector)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the server did not start")
+            time.sleep(0.05)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(10)
+    assert list(temp.iterdir()) == []
+
+
+@pytest.fixture
+def browser_page(tmp_path: Path) -> Iterator[object]:
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=str(CHROMIUM),
+            args=FLAGS,
+            headless=True,
+            accept_downloads=True,
+            viewport={"width": 900, "height": 1000},
+            locale="en-GB",
+        )
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
+def pixels(path: Path | bytes) -> np.ndarray:
+    source = io.BytesIO(path) if isinstance(path, bytes) else path
+    return np.asarray(Image.open(source).convert("RGB")).astype(int)
+
+
+def inner(box: tuple[float, ...], margin: int = 12) -> tuple[slice, slice]:
+    x1, y1, x2, y2 = (int(v) for v in box)
+    return slice(y1 + margin, y2 - margin), slice(x1 + margin, x2 - margin)
+
+
+def wait_ready(page) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_selector(".item .download[aria-disabled='false']", timeout=60_000)
+
+
+def test_page_toggle_draw_download(serve, browser_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    base = serve(FakeDetector([FACE, OTHER]))
+    page.goto(base + "/")
+    assert page.title() == "unerkannt"
+    page.select_option("#format", "png")  # lossless, so untouched pixels compare exactly
+    page.set_input_files("#files", str(PHOTO))
+    page.wait_for_selector(".face.protected >> nth=1")
+    wait_ready(page)
+    faces = page.locator(".face")
+    assert faces.count() == 2
+
+    # Leave the second face visible, with the keyboard (focus + Enter).
+    faces.nth(1).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".face.visible")
+    assert "visible" in page.locator(".warnings").inner_text().lower()
+
+    # Draw a box over a face the detector missed.
+    overlay = page.locator(".overlay").bounding_box()
+    assert overlay is not None
+    sx, sy = overlay["width"] / 512, overlay["height"] / 512
+    page.mouse.move(overlay["x"] + DRAWN[0] * sx, overlay["y"] + DRAWN[1] * sy)
+    page.mouse.down()
+    page.mouse.move(overlay["x"] + DRAWN[2] * sx, overlay["y"] + DRAWN[3] * sy, steps=8)
+    page.mouse.up()
+    page.wait_for_selector(".face.manual")
+    wait_ready(page)
+
+    with page.expect_download() as info:
+        page.click(".item .download")
+    download = info.value
+    assert download.suggested_filename == "astronaut-unerkannt.png"
+    saved = tmp_path / "downloaded.png"
+    download.save_as(saved)
+
+    before, after = pixels(PHOTO), pixels(saved)
+    assert after.shape == before.shape
+    assert np.abs(after[inner(FACE)] - before[inner(FACE)]).mean() > 30, "the face was not filled"
+    assert np.abs(after[inner(DRAWN)] - before[inner(DRAWN)]).mean() > 30, "the drawn box was not filled"
+    assert np.array_equal(after[inner(OTHER, 2)], before[inner(OTHER, 2)]), "the face left visible was changed"
+    with Image.open(saved) as img:
+        assert not img.info.get("exif") and not img.getexif()
+
+    # German, for the screenshot of the README as well.
+    page.select_option("#lang", "de")
+    assert page.locator("#lang").evaluate("() => document.documentElement.lang") == "de"
+    assert "Rahmen hinzufügen" in page.locator(".add-box").inner_text()
+    page.select_option("#lang", "en")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_page_zip_for_many(serve, browser_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import zipfile
+
+    page = browser_page
+    base = serve(FakeDetector([FACE]))
+    page.goto(base + "/")
+    second = tmp_path / "second.jpg"
+    second.write_bytes(PHOTO.read_bytes())
+    page.set_input_files("#files", [str(PHOTO), str(second)])
+    page.wait_for_selector(".item >> nth=1")
+    page.wait_for_function(
+        "() => document.querySelectorAll(\".item .download[aria-disabled='false']\").length === 2", timeout=60_000
+    )
+    with page.expect_download() as info:
+        page.click("#zip")
+    saved = tmp_path / "all.zip"
+    info.value.save_as(saved)
+    with zipfile.ZipFile(saved) as archive:
+        assert archive.testzip() is None
+        names = sorted(archive.namelist())
+        assert names == ["astronaut-unerkannt.jpg", "second-unerkannt.jpg"]
+        data = archive.read(names[0])
+    assert np.abs(pixels(data)[inner(FACE)] - pixels(PHOTO)[inner(FACE)]).mean() > 30
+
+
+@pytest.mark.models
+def test_page_with_the_real_detector(serve, browser_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    page.goto(serve(None) + "/")
+    page.set_input_files("#files", str(PHOTO))
+    page.wait_for_selector(".face.protected", timeout=60_000)
+    wait_ready(page)
+    with page.expect_download() as info:
+        page.click(".item .download")
+    saved = tmp_path / "real.jpg"
+    info.value.save_as(saved)
+    assert np.abs(pixels(saved)[inner(FACE)] - pixels(PHOTO)[inner(FACE)]).mean() > 30
+
+
+def test_page_is_usable_with_the_keyboard(serve, browser_page) -> None:  # type: ignore[no-untyped-def]
+    page = browser_page
+    page.goto(serve(FakeDetector([FACE])) + "/")
+    for label in ("How faces are hidden", "File format", "Language"):
+        assert page.get_by_label(label).count() == 1, label
+    page.set_input_files("#files", str(PHOTO))
+    wait_ready(page)
+    page.locator(".add-box").focus()
+    page.keyboard.press("Enter")
+    box = page.locator(".face.manual")
+    box.wait_for()
+    assert page.evaluate("() => document.activeElement.classList.contains('manual')")
+    x = float(box.get_attribute("x") or 0)
+    page.keyboard.press("ArrowRight")
+    assert float(page.locator(".face.manual").get_attribute("x") or 0) == x + 10
+    wait_ready(page)
+    page.locator(".face.manual").focus()
+    page.keyboard.press("Delete")
+    page.wait_for_selector(".face.manual", state="detached")
+    wait_ready(page)
