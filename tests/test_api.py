@@ -13,6 +13,9 @@ from unerkannt import ProtectOptions, UsageError
 
 EXPORTED = {
     "AnonymizationError",
+    "AuditOptions",
+    "AuditResult",
+    "ConsentError",
     "CorruptFileError",
     "DetectionError",
     "Face",
@@ -25,14 +28,19 @@ EXPORTED = {
     "OutputExistsError",
     "ProtectOptions",
     "ProtectedImage",
+    "RecognitionError",
     "Report",
     "UnerkanntError",
     "UnsupportedFormatError",
     "UsageError",
     "__version__",
+    "audit",
     "detect_faces",
+    "enroll",
+    "find",
     "protect",
     "protect_files",
+    "withdraw",
 }
 
 
@@ -69,12 +77,22 @@ def test_errors_form_one_tree() -> None:
         {"threshold": 1.5},
         {"scales": ()},
         {"max_pixels": 0},
-        {"detectors": ()},
     ],
 )
 def test_bad_options_are_refused(changes: dict[str, object]) -> None:
     with pytest.raises(UsageError):
         ProtectOptions(**changes)  # type: ignore[arg-type]
+
+
+def test_no_detectors_hides_only_the_given_boxes() -> None:
+    """``detectors=()``: the caller (the web page) chose the faces; nothing else is hidden."""
+    from unerkannt.pipeline import build_detector, protect_array
+
+    pixels = np.full((64, 64, 3), 200, np.uint8)
+    options = ProtectOptions(detectors=(), verify=False, manual_boxes=((4.0, 4.0, 20.0, 20.0),))
+    result = protect_array(pixels, options=options, detector=build_detector(options))
+    assert [(f.face.detector, f.action) for f in result.faces] == [("manual", "fill")]
+    assert (result.image[40:, 40:] == 200).all()
 
 
 def test_options_are_frozen_and_keyword_only() -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     AnonymizationError,
+    ConsentError,
     CorruptFileError,
     DetectionError,
     ImageTooLargeError,
@@ -23,6 +24,7 @@ from .errors import (
     MetadataError,
     OutputError,
     OutputExistsError,
+    RecognitionError,
     UnerkanntError,
     UnsupportedFormatError,
     UsageError,
@@ -31,13 +33,17 @@ from .faces import Face
 from .options import ProtectOptions
 
 if TYPE_CHECKING:
-    from .api import detect_faces, protect, protect_files
+    from .api import audit, detect_faces, enroll, find, protect, protect_files, withdraw
+    from .auditing import AuditOptions, AuditResult
     from .results import FaceRecord, FileResult, ProtectedImage, Report
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AnonymizationError",
+    "AuditOptions",
+    "AuditResult",
+    "ConsentError",
     "CorruptFileError",
     "DetectionError",
     "Face",
@@ -50,17 +56,28 @@ __all__ = [
     "OutputExistsError",
     "ProtectOptions",
     "ProtectedImage",
+    "RecognitionError",
     "Report",
     "UnerkanntError",
     "UnsupportedFormatError",
     "UsageError",
     "__version__",
+    "audit",
     "detect_faces",
+    "enroll",
+    "find",
     "protect",
     "protect_files",
+    "withdraw",
 ]
 
 _LAZY = {
+    "audit": "api",
+    "enroll": "api",
+    "find": "api",
+    "withdraw": "api",
+    "AuditOptions": "auditing",
+    "AuditResult": "auditing",
     "protect": "api",
     "protect_files": "api",
     "detect_faces": "api",

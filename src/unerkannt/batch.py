@@ -21,6 +21,9 @@ from .results import FileResult, Report
 
 log = logging.getLogger(__name__)
 
+#: ``frame_progress(path, frames_done, frames_total)`` for videos (total ``0`` when unknown).
+FrameProgress = Callable[[Path, int, int], None]
+
 
 @dataclass(frozen=True)
 class Job:
@@ -90,7 +93,10 @@ def plan(
 
 
 def _target(path: Path, fmt) -> Path:  # type: ignore[no-untyped-def]
-    return path.with_suffix(fmt.extensions[0]) if fmt is not None else path
+    from .media.video import is_video
+
+    # --format names image formats; a video keeps its container.
+    return path.with_suffix(fmt.extensions[0]) if fmt is not None and not is_video(path) else path
 
 
 # Each worker process builds its detectors once, at start.
@@ -116,14 +122,24 @@ def run_one(
     detector: FaceDetector,
     verifier: FaceDetector | None = None,
     overwrite: bool = False,
+    frame_progress: FrameProgress | None = None,
 ) -> FileResult:
-    """Protect one planned file; every failure becomes a failed result, never an exception."""
+    """Protect one planned file; every failure becomes a failed result, never an exception.
+
+    ``frame_progress(path, frames_done, frames_total)`` follows the frames of a video.
+    """
     start = time.perf_counter()
     if job.output is None:
         return failure(job.source, UsageError(job.problem or "refused"))
     try:
         return protect_file(
-            job.source, job.output, options=options, detector=detector, verifier=verifier, overwrite=overwrite
+            job.source,
+            job.output,
+            options=options,
+            detector=detector,
+            verifier=verifier,
+            overwrite=overwrite,
+            frame_progress=frame_progress,
         )
     except UnerkanntError as exc:
         return failure(job.source, exc, time.perf_counter() - start)
@@ -144,11 +160,13 @@ def run(
     overwrite: bool = False,
     detector: FaceDetector | None = None,
     progress: Callable[[FileResult], None] | None = None,
+    frame_progress: FrameProgress | None = None,
 ) -> Report:
     """Protect every job, on ``workers`` processes (``0``: one per core).
 
     With one worker, or a ``detector`` given (tests, fakes), everything runs in
-    this process. Results come back in the order of ``jobs``.
+    this process. Results come back in the order of ``jobs``. ``frame_progress``
+    follows the frames of videos protected in this process.
     """
     start = time.perf_counter()
     workers = workers or min(len(os.sched_getaffinity(0)), 8)
@@ -159,7 +177,14 @@ def run(
         if detector is None:
             detector, verifier = build_detector(options), build_verifier(options)
         for i, job in enumerate(jobs):
-            results[i] = run_one(job, options=options, detector=detector, verifier=verifier, overwrite=overwrite)
+            results[i] = run_one(
+                job,
+                options=options,
+                detector=detector,
+                verifier=verifier,
+                overwrite=overwrite,
+                frame_progress=frame_progress,
+            )
             if progress:
                 progress(results[i])  # type: ignore[arg-type]
     else:

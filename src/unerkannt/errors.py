@@ -1,15 +1,17 @@
 """The exceptions unerkannt raises.
 
 Every error is an :class:`UnerkanntError`; errors of the libraries underneath
-(Pillow, onnxruntime, OpenCV, the file system) are re-raised as one of these with
+(Pillow, PyAV, onnxruntime, OpenCV, the file system) are re-raised as one of these with
 ``raise ... from exc`` so that callers catch one tree::
 
     UnerkanntError
     ├── InputError                  the input cannot be used; nothing was written
-    │   ├── UnsupportedFormatError  not an image format unerkannt reads
+    │   ├── UnsupportedFormatError  not an image or video format unerkannt reads
     │   ├── CorruptFileError        truncated, damaged or empty file
     │   └── ImageTooLargeError      over the pixel limit (decompression bomb guard)
     ├── DetectionError              a detector failed or could not be loaded
+    ├── RecognitionError            a face recognizer failed or is not installed
+    ├── ConsentError                the consent registry cannot be read, written or used
     ├── AnonymizationError          a face could not be made unrecognizable
     ├── MetadataError               metadata would survive in the output
     ├── OutputError                 the output cannot be written
@@ -56,6 +58,18 @@ class DetectionError(UnerkanntError):
     """A face detector failed, so the file cannot be known to be safe."""
 
     code = "detection"
+
+
+class RecognitionError(UnerkanntError):
+    """A face recognizer failed, or its models are not installed (``unerkannt[recognition]``)."""
+
+    code = "recognition"
+
+
+class ConsentError(UnerkanntError):
+    """The consent registry is unreadable or unwritable, or an enrollment was refused."""
+
+    code = "consent"
 
 
 class AnonymizationError(UnerkanntError):

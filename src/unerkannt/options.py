@@ -35,6 +35,10 @@ class ProtectOptions:
         Detection profile, a key of :data:`PROFILES`.
     detectors : tuple of str
         Detector names, run in order and merged (see ``unerkannt.detect.DETECTORS``).
+        ``()`` runs no detector: only ``manual_boxes`` are anonymized (none, if there
+        are none). That is for a caller that chose the faces itself, such as the web
+        page after its user made a detected face visible on purpose; set ``verify`` to
+        false too, or the verification pass fills the faces left visible.
     threshold : float or None
         Detector score threshold; ``None`` takes the profile's.
     scales : tuple of float or None
@@ -56,6 +60,22 @@ class ProtectOptions:
         Refuse images with more pixels than this (all frames counted).
     threads : int
         Inference threads per process; 0 lets the runtime choose.
+    keep_audio : bool
+        Videos: copy the audio stream unchanged (default: drop it; voices identify people).
+    crf : int
+        Videos: constant rate factor of the H.264/VP9 encoder, 0-51 (lower: better, larger).
+    detect_every : int
+        Videos: run the detector on every n-th frame and track between; 0 takes the
+        profile's (1, ``fast``: 3).
+    fill_unchecked : bool
+        Videos: fill a whole frame grey when the detector fails on it, instead of
+        writing no output.
+    consent : str or None
+        Path of a consent registry: faces that both recognizers match strictly to one
+        enrolled person stay visible; every other face is anonymized.
+    audit : bool
+        Before writing, compare every anonymized face with the original using both
+        recognizers; a face that still matches is filled, or the file fails.
     """
 
     method: str = "fill"
@@ -72,7 +92,13 @@ class ProtectOptions:
     keep_icc: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     threads: int = 0
+    keep_audio: bool = False
+    crf: int = 20
+    detect_every: int = 0
+    fill_unchecked: bool = False
     manual_boxes: tuple[tuple[float, float, float, float], ...] = field(default=(), repr=False)
+    consent: str | None = None
+    audit: bool = False
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -87,8 +113,6 @@ class ProtectOptions:
             raise UsageError(f"scales must be between 0.1 and 8, not {self.scales}")
         if self.max_pixels < 1:
             raise UsageError("max_pixels must be positive")
-        if not self.detectors:
-            raise UsageError("at least one detector is needed")
 
     @property
     def detection_scales(self) -> tuple[float, ...]:

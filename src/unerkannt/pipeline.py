@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from .anonymize import get_method
+from .auditing.guard import reprotect_matching
+from .consent.rule import consented_faces
 from .detect import FaceDetector, MultiDetector, load_detector
 from .errors import AnonymizationError, InputError, UnerkanntError, UsageError
 from .faces import Face
 from .media import by_name, encode, read_image, write_atomic
+from .media.video import is_video
 from .options import ProtectOptions
 from .results import FaceRecord, FileResult, ProtectedImage
 
@@ -77,7 +81,10 @@ def protect_array(
     DetectionError
         The detector failed.
     AnonymizationError
-        A face could not be anonymized.
+        A face could not be anonymized (with ``options.audit``: a recognizer still
+        matches a face after it was filled).
+    RecognitionError, ConsentError
+        With ``options.consent`` or ``options.audit``: a recognizer or the registry failed.
     """
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InputError("expected an (H, W, 3) uint8 RGB array")
@@ -86,8 +93,15 @@ def protect_array(
     method = get_method(options.method)
     out = np.array(image, copy=True)
     records: list[FaceRecord] = []
-    faces = detector.detect(image) + [Face(box=b, score=1.0, detector="manual") for b in options.manual_boxes]
-    for face in faces:
+    detected = detector.detect(image)
+    visible = consented_faces(image, detected, options.consent) if options.consent else {}
+    faces = detected + [Face(box=b, score=1.0, detector="manual") for b in options.manual_boxes]
+    for i, face in enumerate(faces):
+        if i in visible:
+            x1, y1, x2, y2 = (round(v) for v in face.box)
+            region = (x1, y1, x2, y2)
+            records.append(FaceRecord(face=face, action="visible", region=region, frame=frame, person=visible[i]))
+            continue
         records.append(_apply(method, out, face, options, frame, "detect"))
     warnings: list[str] = []
     if options.verify:
@@ -97,6 +111,8 @@ def protect_array(
                     warnings.append(f"a face is still detectable after {method.name} at {face.to_json()['box']}")
                 continue
             records.append(_apply(method, out, face, options, frame, "verify"))
+    if options.audit:
+        records = reprotect_matching(image, out, records, enlarge=options.enlarge, warnings=warnings)
     return ProtectedImage(image=out, faces=records, warnings=warnings)
 
 
@@ -127,12 +143,14 @@ def protect_file(
     detector: FaceDetector,
     verifier: FaceDetector | None = None,
     overwrite: bool = False,
+    frame_progress: Callable[[Path, int, int], None] | None = None,
 ) -> FileResult:
     """Protect the image file ``source`` into ``output``.
 
     Every frame is protected; the output is encoded from pixels in the input's
     format (or ``options.format``), checked for metadata and written atomically.
-    ``source`` is only read.
+    ``source`` is only read. Videos (by name ending) go to
+    :func:`unerkannt.videopipeline.protect_video`, which ``frame_progress`` follows.
 
     Returns
     -------
@@ -146,6 +164,22 @@ def protect_file(
     """
     start = time.perf_counter()
     source, output = Path(source), Path(output)
+    if is_video(source):
+        from .videopipeline import protect_video
+
+        def progress(done: int, total: int) -> None:
+            if frame_progress is not None:
+                frame_progress(source, done, total)
+
+        return protect_video(
+            source,
+            output,
+            options=options,
+            detector=detector,
+            verifier=verifier,
+            overwrite=overwrite,
+            progress=progress,
+        )
     if os.path.realpath(source) == os.path.realpath(output):
         raise UsageError("the output would replace the input file; originals are never modified")
     picture = read_image(source, max_pixels=options.max_pixels)

@@ -14,8 +14,10 @@ from .faces import Face
 class FaceRecord:
     """A face and what was done with it.
 
-    ``action`` is the method name (``"fill"``, ...) for anonymized faces; ``stage``
-    is ``"detect"`` or ``"verify"`` (found only when re-checking the output).
+    ``action`` is the method name (``"fill"``, ...) for anonymized faces, or
+    ``"visible"`` for a face left visible by consent of ``person``; ``stage`` is
+    ``"detect"``, ``"verify"`` (found only when re-checking the output) or ``"audit"``
+    (filled again because a recognizer still matched it).
     """
 
     face: Face
@@ -23,10 +25,13 @@ class FaceRecord:
     region: tuple[int, int, int, int]
     frame: int = 0
     stage: str = "detect"
+    person: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = self.face.to_json()
         data.update(action=self.action, region=list(self.region), stage=self.stage)
+        if self.person is not None:
+            data["consent"] = self.person
         if self.frame:
             data["frame"] = self.frame
         return data
@@ -46,7 +51,8 @@ class FileResult:
     """The outcome for one input file.
 
     ``status`` is ``"protected"`` (``output`` written) or ``"failed"`` (nothing
-    written; ``error`` says why).
+    written; ``error`` says why). ``video`` summarizes a video (frames, audio policy,
+    per-track frame and box counts); ``None`` for images.
     """
 
     input: str
@@ -56,13 +62,14 @@ class FileResult:
     warnings: list[str] = field(default_factory=list)
     error: dict[str, str] | None = None
     seconds: float = 0.0
+    video: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
         return self.status == "protected"
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "input": self.input,
             "output": self.output,
             "status": self.status,
@@ -71,6 +78,9 @@ class FileResult:
             "error": self.error,
             "seconds": round(self.seconds, 3),
         }
+        if self.video is not None:
+            data["video"] = self.video
+        return data
 
 
 @dataclass(kw_only=True)

@@ -34,6 +34,21 @@ def run(args: argparse.Namespace) -> int:
             except UnerkanntError as exc:
                 where = f"unavailable: {exc}"
         print(f"  {name:<11} {where}")
+    print("recognizers (audit, consent, find):")
+    from ..recognize import RECOGNIZERS
+    from ..recognize.dlib_resnet import model_paths
+    from ..recognize.sface import model_path as sface_path
+
+    for name, locate in (("sface", sface_path), ("dlib", lambda: model_paths()[1])):
+        if name not in RECOGNIZERS:
+            continue
+        try:
+            where = str(locate())
+            if name == "dlib" and importlib.util.find_spec("dlib") is None:
+                where = "unavailable: pip install 'unerkannt[recognition]'"
+        except UnerkanntError as exc:
+            where = f"unavailable: {exc}"
+        print(f"  {name:<11} {where}")
     print("methods:")
     for name in METHODS:
         print(f"  {name:<11} {'weaker than fill' if get_method(name).weak else 'irreversible (default)'}")

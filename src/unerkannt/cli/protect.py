@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
             "fully protected gets no output. Use ./NAME or -- before file names that start with '-'."
         ),
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image or video files, or folders (searched recursively)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the protected copies")
     p.add_argument("--method", choices=list(METHODS), default="fill", help="how faces are hidden (default: fill)")
     p.add_argument(
@@ -41,10 +41,24 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     add_detection_arguments(p)
     p.add_argument("--no-verify", dest="verify", action="store_false", help="skip re-detecting on the protected pixels")
+    p.add_argument(
+        "--consent", metavar="REGISTRY", help="leave visible only faces both recognizers match to one enrolled person"
+    )
+    p.add_argument(
+        "--audit", action="store_true", help="check outputs with both recognizers; refill or fail what still matches"
+    )
     p.add_argument("--format", choices=list(formats()), help="output format (default: the input's)")
     p.add_argument("--quality", type=int, default=90, metavar="Q", help="quality of lossy formats, 1-100 (default: 90)")
     p.add_argument("--keep-icc", action="store_true", help="keep the ICC colour profile (no other metadata is kept)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N", help="refuse larger images")
+    p.add_argument("--keep-audio", action="store_true", help="videos: copy the audio unchanged (default: drop it)")
+    p.add_argument("--crf", type=int, default=20, metavar="N", help="videos: quality, 0-51, lower is better (20)")
+    p.add_argument(
+        "--detect-every", type=int, default=0, metavar="K", help="videos: detect on every K-th frame, track between"
+    )
+    p.add_argument(
+        "--fill-unchecked", action="store_true", help="videos: fill frames the detector failed on instead of failing"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--allow-inside-input", action="store_true", help="allow the output folder inside an input folder")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="processes (default: one per core)")
@@ -69,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
         quality=args.quality,
         keep_icc=args.keep_icc,
         max_pixels=args.max_pixels,
+        keep_audio=args.keep_audio,
+        crf=args.crf,
+        detect_every=args.detect_every,
+        fill_unchecked=args.fill_unchecked,
+        consent=args.consent,
+        audit=args.audit,
     )
     if args.workers < 0:
         raise UsageError("--workers must be 0 or more")
@@ -91,7 +111,30 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(message, file=sys.stderr)
 
-    report = run_jobs(jobs, options=options, workers=args.workers, overwrite=args.overwrite, progress=progress)
+    frames: dict[str, Any] = {}
+
+    def frame_progress(path: Path, done: int, total: int) -> None:
+        if bar is None:
+            return
+        if frames.get("path") != path:
+            if frames.get("bar") is not None:
+                frames["bar"].close()
+            frames["path"] = path
+            frames["bar"] = tqdm(
+                total=total or None, unit="frame", desc=display(path.name), file=sys.stderr, leave=False
+            )
+        frames["bar"].update(done - frames["bar"].n)
+
+    report = run_jobs(
+        jobs,
+        options=options,
+        workers=args.workers,
+        overwrite=args.overwrite,
+        progress=progress,
+        frame_progress=frame_progress,
+    )
+    if frames.get("bar") is not None:
+        frames["bar"].close()
     if bar is not None:
         bar.close()
     data = report.to_json()

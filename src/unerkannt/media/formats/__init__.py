@@ -55,9 +55,11 @@ def pil_formats() -> list[str]:
 
 
 def is_candidate(path: Path) -> bool:
-    """Whether a file name ends like a supported format (used to pick files in folders)."""
+    """Whether a file name ends like a supported image format or video container (picks files in folders)."""
+    from ..video import is_video
+
     suffix = path.suffix.lower()
-    return any(suffix in fmt.extensions for fmt in formats().values())
+    return any(suffix in fmt.extensions for fmt in formats().values()) or is_video(path)
 
 
 __all__ = [
