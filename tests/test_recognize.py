@@ -80,9 +80,9 @@ def test_recognizers_pickle_without_their_model() -> None:
 
 
 def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    from unerkannt.recognize import dlib_resnet
+    from unerkannt import models
 
-    monkeypatch.setattr(dlib_resnet.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(RecognitionError, match=r"unerkannt\[recognition\]"):
         load_recognizer("dlib").embed(textured(), FACE)
 
