@@ -212,7 +212,17 @@ def _best_shift(
 def run_unerkannt(clip: Clip, work: Path, profile: str) -> Result:
     exe = Path(sys.executable).with_name("unerkannt")
     out = work / f"unerkannt-{profile}"
-    cmd = [str(exe), "protect", str(clip.path), "-o", str(out), "--quiet", "--overwrite", "--report", str(out) + ".json"]
+    cmd = [
+        str(exe),
+        "protect",
+        str(clip.path),
+        "-o",
+        str(out),
+        "--quiet",
+        "--overwrite",
+        "--report",
+        str(out) + ".json",
+    ]
     if profile != "default":
         cmd += ["--profile", profile]
     result = Result(f"unerkannt {profile}", clip, cmd)

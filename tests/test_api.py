@@ -93,6 +93,7 @@ def test_no_detectors_hides_only_the_given_boxes() -> None:
     result = protect_array(pixels, options=options, detector=build_detector(options))
     assert [(f.face.detector, f.action) for f in result.faces] == [("manual", "fill")]
     assert (result.image[40:, 40:] == 200).all()
+    assert any("no detector ran" in w for w in result.warnings)
 
 
 def test_options_are_frozen_and_keyword_only() -> None:

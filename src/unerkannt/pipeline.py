@@ -104,6 +104,9 @@ def protect_array(
             continue
         records.append(_apply(method, out, face, options, frame, "detect"))
     warnings: list[str] = []
+    if not options.detectors:
+        # A deliberate choice (the web page after its user left faces visible), never silent.
+        warnings.append(f"no detector ran: only the {len(options.manual_boxes)} given box(es) were anonymized")
     if options.verify:
         for face in (verifier or detector).detect(out):
             if _covered(face, records) >= _COVERED:
