@@ -29,7 +29,8 @@ from .anonymize.base import Method
 from .detect import FaceDetector
 from .errors import AnonymizationError, DetectionError, UnerkanntError, UnsupportedFormatError, UsageError
 from .faces import Face
-from .media.video import CONTAINERS, Frame, VideoReader, VideoWriter, atomic_video_output, check_clean_video
+from .media.video import CONTAINERS, Frame, VideoReader, VideoWriter, check_clean_video
+from .media.write import atomic_output
 from .options import ProtectOptions
 from .results import FaceRecord, FileResult
 from .track import GROW_PER_FRAME, Track, Tracker
@@ -110,7 +111,7 @@ def protect_video(
         hold = max(round(HOLD_SECONDS * fps), 2 * every)
         tracker = Tracker(hold=hold, hold_single=2 * every)
         run = _Run(method=method, options=options, tracker=tracker, backfill=min(hold, BACKFILL + every))
-        with atomic_video_output(output, overwrite=overwrite) as tmp:
+        with atomic_output(output, overwrite=overwrite) as tmp:
             encoder = _Encoder(tmp, container=container, reader=reader, crf=options.crf)
             decoded: queue.Queue[Any] = queue.Queue(_QUEUE)
             stop = threading.Event()

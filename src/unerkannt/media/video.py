@@ -9,10 +9,7 @@ container or stream metadata beyond what the muxer needs to describe the streams
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,7 +23,6 @@ from ..errors import (
     ImageTooLargeError,
     MetadataError,
     OutputError,
-    OutputExistsError,
     UnsupportedFormatError,
     UsageError,
 )
@@ -280,7 +276,7 @@ class VideoWriter:
     Parameters
     ----------
     path : Path
-        Where to write (a temporary file; see :func:`atomic_video_output`).
+        Where to write (a temporary file; see :func:`unerkannt.media.write.atomic_output`).
     container : str
         FFmpeg muxer name, a value of :data:`CONTAINERS`.
     width, height : int
@@ -444,50 +440,3 @@ def _extra_keys(where: str, metadata: dict[str, str]) -> list[str]:
         if k not in _STRUCTURAL_KEYS or (k in _STRUCTURAL_VALUES and value not in _STRUCTURAL_VALUES[k]):
             extra.append(f"{where} tag {key}")
     return extra
-
-
-@contextlib.contextmanager
-def atomic_video_output(path: Path, *, overwrite: bool) -> Iterator[Path]:
-    """A temporary path next to ``path`` that is linked into place only if the block succeeds.
-
-    Whatever the block raises, the temporary file is removed: no partial video is left.
-
-    Raises
-    ------
-    OutputExistsError
-        ``path`` exists and ``overwrite`` is false.
-    OutputError
-        The folder cannot be written.
-    """
-    from .write import _link_into_place
-
-    path = Path(path)
-    if not overwrite and (path.exists() or path.is_symlink()):
-        raise OutputExistsError("the output file exists (use --overwrite to replace it)")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".unerkannt-", suffix=".part" + path.suffix)
-        os.close(fd)
-        os.chmod(tmp, 0o644)
-    except OSError as exc:
-        raise OutputError(f"cannot create the output: {exc.strerror or exc}") from exc
-    done = False
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _link_into_place(tmp, path)
-        done = True
-    except FileExistsError as exc:
-        raise OutputExistsError("the output file exists (use --overwrite to replace it)") from exc
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise OutputError("the disk is full") from exc
-        raise OutputError(f"cannot write the output: {exc.strerror or exc}") from exc
-    finally:
-        if not done:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)

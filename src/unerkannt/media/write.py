@@ -8,6 +8,7 @@ import io
 import os
 import struct
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -188,11 +189,14 @@ def _heif_extras(data: bytes) -> list[str]:
     return found
 
 
-def write_atomic(data: bytes, path: Path, *, overwrite: bool) -> None:
-    """Write ``data`` to ``path`` so that readers see all of it or nothing.
+@contextlib.contextmanager
+def atomic_output(path: Path, *, overwrite: bool) -> Iterator[Path]:
+    """A temporary file next to ``path``, moved into place only if the block succeeds.
 
-    The bytes go to a temporary file in the same folder, are flushed to disk, and
-    the file is then linked (or, with ``overwrite``, renamed) into place.
+    The block writes the temporary file (by name, so encoders such as FFmpeg can);
+    it is then flushed to disk and linked (or, with ``overwrite``, renamed) into place,
+    so readers see all of the file or nothing. Whatever the block raises, the temporary
+    file is removed: no partial output is ever left.
 
     Raises
     ------
@@ -208,27 +212,43 @@ def write_atomic(data: bytes, path: Path, *, overwrite: bool) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create the output folder: {exc.strerror or exc}") from exc
-    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".unerkannt-", suffix=".part")
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o644)
-            handle.write(data)
-            handle.flush()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".unerkannt-", suffix=".part" + path.suffix)
+        os.fchmod(fd, 0o644)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output: {exc.strerror or exc}") from exc
+    done = False
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         if overwrite:
             os.replace(tmp, path)
         else:
             _link_into_place(tmp, path)
-        tmp = None
+        done = True
     except FileExistsError as exc:
         raise OutputExistsError("the output file exists (use --overwrite to replace it)") from exc
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise OutputError("the disk is full (no space left on device)") from exc
         raise OutputError(f"cannot write the output: {exc.strerror or exc}") from exc
     finally:
-        if tmp is not None:
+        if not done:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def write_atomic(data: bytes, path: Path, *, overwrite: bool) -> None:
+    """Write ``data`` to ``path`` through :func:`atomic_output` (all or nothing)."""
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        try:
+            tmp.write_bytes(data)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise OutputError("the disk is full (no space left on device)") from exc
+            raise OutputError(f"cannot write the output: {exc.strerror or exc}") from exc
 
 
 def _link_into_place(tmp: str, path: Path) -> None:
