@@ -102,7 +102,7 @@ def protect_array(
             region = (x1, y1, x2, y2)
             records.append(FaceRecord(face=face, action="visible", region=region, frame=frame, person=visible[i]))
             continue
-        records.append(_apply(method, out, face, options, frame, "detect"))
+        records.append(_apply(method, out, face, options, frame, "detect", source=image))
     warnings: list[str] = []
     if not options.detectors:
         # A deliberate choice (the web page after its user left faces visible), never silent.
@@ -113,15 +113,17 @@ def protect_array(
                 if method.weak:
                     warnings.append(f"a face is still detectable after {method.name} at {face.to_json()['box']}")
                 continue
-            records.append(_apply(method, out, face, options, frame, "verify"))
+            records.append(_apply(method, out, face, options, frame, "verify", source=image))
     if options.audit:
         records = reprotect_matching(image, out, records, enlarge=options.enlarge, warnings=warnings)
     return ProtectedImage(image=out, faces=records, warnings=warnings)
 
 
-def _apply(method, out: np.ndarray, face: Face, options: ProtectOptions, frame: int, stage: str) -> FaceRecord:  # type: ignore[no-untyped-def]
+def _apply(  # type: ignore[no-untyped-def]
+    method, out: np.ndarray, face: Face, options: ProtectOptions, frame: int, stage: str, *, source: np.ndarray
+) -> FaceRecord:
     try:
-        region = method.apply(out, face.box, enlarge=options.enlarge)
+        region = method.apply(out, face.box, enlarge=options.enlarge, source=source)
     except Exception as exc:
         raise AnonymizationError(f"cannot apply {method.name} to the face at {face.box}: {exc}") from exc
     return FaceRecord(face=face, action=method.name, region=region, frame=frame, stage=stage)

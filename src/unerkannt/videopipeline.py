@@ -223,12 +223,12 @@ class _Run:
         try:
             if detected is not None:
                 self._start_tracks(self.tracker.observe(index, detected()), index)
-            regions = [self._apply(out, box) for _, box in self.tracker.boxes(index)]
+            regions = [self._apply(out, box, frame.image) for _, box in self.tracker.boxes(index)]
             if verifier is not None:
                 missed = [f for f in verifier.detect(out) if _covered(f.box, regions) < _COVERED]
                 if missed:
                     self._start_tracks(self.tracker.observe(index, missed), index)
-                    regions += [self._apply(out, f.box) for f in missed]
+                    regions += [self._apply(out, f.box, frame.image) for f in missed]
         except DetectionError as exc:
             if not self.options.fill_unchecked:
                 raise DetectionError(f"frame {index}: {exc}") from exc
@@ -256,13 +256,15 @@ class _Run:
                 if 0 < gap <= self.backfill:
                     self._apply(image, _grown(track.box, 1.0 + GROW_PER_FRAME * gap))
 
-    def _apply(self, image: np.ndarray, box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    def _apply(
+        self, image: np.ndarray, box: tuple[float, float, float, float], source: np.ndarray | None = None
+    ) -> tuple[int, int, int, int]:
         height, width = image.shape[:2]
         clipped = (max(0.0, box[0]), max(0.0, box[1]), min(float(width), box[2]), min(float(height), box[3]))
         if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
             return (0, 0, 0, 0)
         try:
-            return self.method.apply(image, clipped, enlarge=self.options.enlarge)
+            return self.method.apply(image, clipped, enlarge=self.options.enlarge, source=source)
         except Exception as exc:
             raise AnonymizationError(f"cannot apply {self.method.name} to the face at {box}: {exc}") from exc
 

@@ -55,18 +55,28 @@ class Method(ABC):
     name: str = "method"
     weak: bool = False
 
-    def apply(self, image: np.ndarray, box: Box, *, enlarge: float) -> tuple[int, int, int, int]:
+    def apply(
+        self, image: np.ndarray, box: Box, *, enlarge: float, source: np.ndarray | None = None
+    ) -> tuple[int, int, int, int]:
         """Anonymize the face at ``box`` in ``image`` (``(H, W, 3) uint8``) in place.
+
+        ``source`` is the image before any face of it was anonymized, when the caller
+        has it: choices that depend on the face (the fill colour) are made on it, so that
+        overlapping faces are treated alike instead of reacting to each other's fill.
 
         Returns the enlarged region that was changed, ``(x1, y1, x2, y2)``.
         """
         height, width = image.shape[:2]
         x1, y1, x2, y2 = enlarge_box(box, enlarge, width, height)
         region = image[y1:y2, x1:x2]
+        original = region if source is None else source[y1:y2, x1:x2]
         mask = ellipse_mask(x2 - x1, y2 - y1)
-        region[mask] = self._replacement(region)[mask]
+        region[mask] = self._replacement(region, original)[mask]
         return x1, y1, x2, y2
 
     @abstractmethod
-    def _replacement(self, region: np.ndarray) -> np.ndarray:
-        """New pixels for the whole ``(h, w, 3)`` region; the ellipse of it is used."""
+    def _replacement(self, region: np.ndarray, original: np.ndarray) -> np.ndarray:
+        """New pixels for the whole ``(h, w, 3)`` region; the ellipse of it is used.
+
+        ``original`` is the same region before any anonymization (or ``region`` itself).
+        """

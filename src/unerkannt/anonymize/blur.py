@@ -21,6 +21,6 @@ class Blur(Method):
     def __init__(self, strength: float = 0.15) -> None:
         self.strength = strength
 
-    def _replacement(self, region: np.ndarray) -> np.ndarray:
+    def _replacement(self, region: np.ndarray, original: np.ndarray) -> np.ndarray:
         sigma = max(1.0, self.strength * region.shape[0])
         return np.asarray(cv2.GaussianBlur(region, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT))

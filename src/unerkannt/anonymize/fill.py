@@ -22,8 +22,8 @@ class Fill(Method):
 
     name = "fill"
 
-    def _replacement(self, region: np.ndarray) -> np.ndarray:
-        pixels = region.reshape(-1, 3)
+    def _replacement(self, region: np.ndarray, original: np.ndarray) -> np.ndarray:
+        pixels = original.reshape(-1, 3)
         if len(pixels) > 512:
             pixels = pixels[:: len(pixels) // 512]
         pixels = pixels.astype(np.int16)

@@ -21,7 +21,7 @@ class Pixelate(Method):
     def __init__(self, blocks: int = 8) -> None:
         self.blocks = blocks
 
-    def _replacement(self, region: np.ndarray) -> np.ndarray:
+    def _replacement(self, region: np.ndarray, original: np.ndarray) -> np.ndarray:
         h, w = region.shape[:2]
         bw, bh = max(1, min(self.blocks, w)), max(1, min(self.blocks, h))
         small = cv2.resize(region, (bw, bh), interpolation=cv2.INTER_AREA)

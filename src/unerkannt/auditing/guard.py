@@ -44,7 +44,7 @@ def reprotect_matching(
     grown = min(4.0, enlarge * _GROW)
     redone = {}
     for record in left:
-        region = fill.apply(out, record.face.box, enlarge=grown)
+        region = fill.apply(out, record.face.box, enlarge=grown, source=original)
         redone[id(record)] = replace(record, action="fill", region=region, stage="audit")
         warnings.append(f"a recognizer still matched the face at {record.face.to_json()['box']}; filled it")
     records = [redone.get(id(r), r) for r in records]
