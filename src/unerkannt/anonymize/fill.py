@@ -17,12 +17,16 @@ class Fill(Method):
 
     No pixel of the face survives, so nothing can be recovered or matched. The
     colour is the first of :data:`PALETTE` that differs clearly from most pixels of
-    the face, so that the filled area is visibly distinct from what was there.
+    the face, so that the filled area is visibly distinct from what was there. A face
+    that overlaps an earlier fill by much continues it in the same colour.
     """
 
     name = "fill"
 
     def _replacement(self, region: np.ndarray, original: np.ndarray) -> np.ndarray:
+        earlier = self._earlier_fill(region, original)
+        if earlier is not None:
+            return np.broadcast_to(PALETTE[earlier].astype(np.uint8), region.shape)
         pixels = original.reshape(-1, 3)
         if len(pixels) > 512:
             pixels = pixels[:: len(pixels) // 512]
@@ -30,3 +34,18 @@ class Fill(Method):
         distinct = [(np.abs(pixels - c).max(axis=1) > CONTRAST).mean() for c in PALETTE]
         best = next((i for i, d in enumerate(distinct) if d >= 0.9), int(np.argmax(distinct)))
         return np.broadcast_to(PALETTE[best].astype(np.uint8), region.shape)
+
+    @staticmethod
+    def _earlier_fill(region: np.ndarray, original: np.ndarray) -> int | None:
+        """The palette index of a fill that already covers much of ``region``, if any."""
+        if region is original:
+            # No unanonymized copy to compare with: pixels of exactly a palette colour
+            # are taken to be an earlier fill.
+            changed = np.ones(region.shape[:2], dtype=bool)
+        else:
+            changed = (region != original).any(axis=2)
+            if changed.mean() < 0.3:
+                return None
+        pixels = region[changed].astype(np.int16)
+        counts = (pixels[:, None, :] == PALETTE[None, :, :]).all(axis=2).sum(axis=0)
+        return int(np.argmax(counts)) if counts.max() >= 0.3 * len(pixels) else None
