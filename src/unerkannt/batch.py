@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -105,6 +108,10 @@ _worker: tuple[ProtectOptions, FaceDetector, FaceDetector | None] | None = None
 
 def _init_worker(options: ProtectOptions) -> None:
     global _worker
+    if sys.platform == "linux":
+        # Die with the parent: a worker orphaned by ``kill -9`` could otherwise still
+        # write its file while a resumed run protects the same one.
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     _worker = (options, build_detector(options), build_verifier(options))
 
 
@@ -194,6 +201,9 @@ def run(
         # pools that a forked child would inherit locked. Scripts calling this need
         # the usual ``if __name__ == "__main__":`` guard.
         ctx = get_context("spawn")
+        broken: list[int] = []
+        # Outputs present before the run, to tell them from ones a stopped worker finished.
+        present = {i for i, job in enumerate(jobs) if job.output is not None and job.output.exists()}
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(worker_options,)) as pool:
             futures: dict[Future[FileResult], int] = {
                 pool.submit(_run_job, job, overwrite): i for i, job in enumerate(jobs)
@@ -202,10 +212,31 @@ def run(
                 i = futures[future]
                 try:
                     results[i] = future.result()
-                except BrokenProcessPool as exc:
-                    results[i] = failure(jobs[i].source, OutputError(f"a worker process died ({exc})"))
+                except BrokenProcessPool:
+                    broken.append(i)
+                    continue
                 if progress:
                     progress(results[i])  # type: ignore[arg-type]
+        # A dead worker breaks the whole pool; rerun what it took down one file at a
+        # time, so that only the file that kills its process fails.
+        solo: ProcessPoolExecutor | None = None
+        try:
+            for i in sorted(broken):
+                if solo is None:
+                    solo = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker, initargs=(worker_options,))
+                try:
+                    target = jobs[i].output
+                    ours = i not in present and target is not None and target.exists()
+                    results[i] = solo.submit(_run_job, jobs[i], overwrite or ours).result()
+                except BrokenProcessPool as exc:
+                    results[i] = failure(jobs[i].source, OutputError(f"a worker process died on this file ({exc})"))
+                    solo.shutdown()
+                    solo = None
+                if progress:
+                    progress(results[i])  # type: ignore[arg-type]
+        finally:
+            if solo is not None:
+                solo.shutdown()
     report = Report(files=[r for r in results if r is not None], options=options_json(options))
     report.seconds = time.perf_counter() - start
     return report

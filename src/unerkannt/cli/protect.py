@@ -62,6 +62,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--allow-inside-input", action="store_true", help="allow the output folder inside an input folder")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="processes (default: one per core)")
+    p.add_argument("--job", metavar="JOBFILE", help="record each file's state in JOBFILE (SQLite) to resume later")
+    p.add_argument("--resume", action="store_true", help="continue the job in --job JOBFILE where it stopped")
     p.add_argument("--report", metavar="FILE", help="write a JSON report (faces, actions, warnings, errors)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the JSON report on standard output")
@@ -94,12 +96,20 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be 0 or more")
     if get_method(options.method).weak:
         print(WEAK_WARNING.format(method=options.method), file=sys.stderr)
-    jobs = plan(args.inputs, args.output, options=options, allow_inside_input=args.allow_inside_input)
-    bar = None
+    if args.resume and not args.job:
+        raise UsageError("--resume needs --job JOBFILE")
+    bar: Any = None
     if not (args.quiet or args.json):
         from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), unit="file", desc="protecting", file=sys.stderr, disable=None)
+    def start_bar(total: int) -> None:
+        nonlocal bar
+        if not (args.quiet or args.json):
+            bar = tqdm(total=total, unit="file", desc="protecting", file=sys.stderr, disable=None)
+
+    if not args.job:
+        jobs = plan(args.inputs, args.output, options=options, allow_inside_input=args.allow_inside_input)
+        start_bar(len(jobs))
 
     def progress(result: FileResult) -> None:
         if bar is not None:
@@ -125,14 +135,31 @@ def run(args: argparse.Namespace) -> int:
             )
         frames["bar"].update(done - frames["bar"].n)
 
-    report = run_jobs(
-        jobs,
-        options=options,
-        workers=args.workers,
-        overwrite=args.overwrite,
-        progress=progress,
-        frame_progress=frame_progress,
-    )
+    if args.job:
+        from ..jobs import run_job
+
+        report = run_job(
+            args.inputs,
+            args.output,
+            args.job,
+            resume=args.resume,
+            options=options,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            allow_inside_input=args.allow_inside_input,
+            progress=progress,
+            planned=start_bar,
+            frame_progress=frame_progress,
+        )
+    else:
+        report = run_jobs(
+            jobs,
+            options=options,
+            workers=args.workers,
+            overwrite=args.overwrite,
+            progress=progress,
+            frame_progress=frame_progress,
+        )
     if frames.get("bar") is not None:
         frames["bar"].close()
     if bar is not None:
@@ -151,4 +178,14 @@ def run(args: argparse.Namespace) -> int:
         + (f"; {s['failed']} failed, no output written for them" if s["failed"] else ""),
         file=sys.stderr,
     )
+    if args.job:
+        from ..jobs import status
+
+        counts = status(args.job)["counts"]
+        print(
+            f"unerkannt: job {display(args.job)}: {counts['done']} done, {counts['failed']} failed, "
+            f"{counts['pending']} pending of {counts['files']} file(s)",
+            file=sys.stderr,
+        )
+        return EXIT_OK if counts["done"] == counts["files"] else EXIT_FAILED
     return EXIT_OK if report.ok else EXIT_FAILED

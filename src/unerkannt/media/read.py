@@ -89,7 +89,17 @@ def read_image(path: str | Path, *, max_pixels: int) -> Picture:
         raise InputError("the path is a directory") from exc
     except PermissionError as exc:
         raise InputError("the file cannot be read (permission denied)") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, MemoryError) as exc:
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        IndexError,
+        TypeError,
+        KeyError,
+        MemoryError,
+        RuntimeError,
+    ) as exc:
         raise CorruptFileError(f"the image data is damaged or truncated ({type(exc).__name__}: {exc})") from exc
 
 
