@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 
 def package_file(package: str, relative: str, *, error: type[Exception], hint: str) -> Path:
@@ -25,3 +26,20 @@ def package_file(package: str, relative: str, *, error: type[Exception], hint: s
     if not path.is_file():
         raise error(f"model file missing from {package!r}: {path}")
     return path
+
+
+class LazyModel:
+    """A backend whose model loads on first use and which pickles as its settings.
+
+    ``_model`` holds the loaded model (``None`` until used); it is dropped when the
+    object is pickled, so that detectors and recognizers can be shipped to worker
+    processes as a few settings and a model path.
+    """
+
+    def __init__(self) -> None:
+        self._model: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_model"] = None
+        return state

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import Any
 
 import cv2
 import numpy as np
 
 from ..errors import DetectionError
 from ..faces import Face, merge_faces
+from ..models import LazyModel
 
 #: Longest side, in pixels, of one inference pass; larger inputs are tiled so that
 #: memory stays bounded and small faces keep their resolution.
@@ -20,7 +20,7 @@ MAX_TILE = 1600
 TILE_OVERLAP = 192
 
 
-class Detector(ABC):
+class Detector(LazyModel, ABC):
     """A face detector searching one RGB image at several scales.
 
     Subclasses implement :meth:`_detect_once`; the scale, tile and merge logic is
@@ -43,12 +43,7 @@ class Detector(ABC):
         self.threshold = threshold
         self.scales = tuple(scales)
         self.threads = threads
-        self._model: Any = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_model"] = None
-        return state
+        super().__init__()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(threshold={self.threshold}, scales={self.scales})"

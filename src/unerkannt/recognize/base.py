@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
 
 import numpy as np
 
 from ..errors import RecognitionError
 from ..faces import Face
+from ..models import LazyModel
 
 #: Where eyes, nose tip and mouth corners sit in a face box, as fractions of its width
 #: and height (the ArcFace 112 x 112 template); used for faces given without landmarks.
@@ -23,7 +23,7 @@ def five_points(face: Face) -> tuple[tuple[float, float], ...]:
     return tuple((x1 + fx * (x2 - x1), y1 + fy * (y2 - y1)) for fx, fy in TEMPLATE)
 
 
-class Recognizer(ABC):
+class Recognizer(LazyModel, ABC):
     """A face recognizer: a fixed-length template per face, compared by one metric.
 
     ``metric`` is ``"cosine"`` (higher is closer, match at ``>= threshold``) or
@@ -34,14 +34,6 @@ class Recognizer(ABC):
     name: str = "recognizer"
     metric: str = "cosine"
     threshold: float = 0.5
-
-    def __init__(self) -> None:
-        self._model: Any = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_model"] = None
-        return state
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
