@@ -50,9 +50,9 @@ class DlibRecognizer(Recognizer):
         return self._model
 
     def _embed(self, image: np.ndarray, face: Face) -> np.ndarray:
+        shape_predictor, resnet = self._models()  # first: says how to install what is missing
         import dlib
 
-        shape_predictor, resnet = self._models()
         x1, y1, x2, y2 = (round(v) for v in face.box)
         shape = shape_predictor(image, dlib.rectangle(x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)))
         return np.asarray(resnet.compute_face_descriptor(image, shape), dtype=np.float32)
