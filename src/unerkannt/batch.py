@@ -66,11 +66,11 @@ def plan(
                     "the output folder is inside the input folder; choose another or pass --allow-inside-input"
                 )
             for path in sorted(src.rglob("*")):
-                if out_real == Path(os.path.realpath(path)) or out_real in Path(os.path.realpath(path)).parents:
-                    continue
                 if path.is_dir() or not is_candidate(path):
                     continue
                 real = Path(os.path.realpath(path))
+                if out_real == real or out_real in real.parents:
+                    continue
                 if path.is_symlink() and root not in real.parents:
                     jobs.append(Job(path, None, "a symbolic link pointing outside the input folder"))
                     continue
