@@ -63,6 +63,19 @@ def test_enlarge_box_is_clipped_and_never_empty() -> None:
     assert mask[10, 20] and not mask[0, 0] and 0.7 < mask.mean() < 0.85
 
 
+@pytest.mark.parametrize("method", list(METHODS))
+def test_a_face_cut_by_the_edge_is_covered_up_to_the_edge(method: str) -> None:
+    # The left half of this face lies outside the picture: its ellipse is the whole
+    # face's, cut at the edge, so the edge column is covered along the face's height.
+    image = textured()
+    box = (-20.0, 20.0, 20.0, 60.0)
+    copy = image.copy()
+    x1, _, x2, _ = get_method(method).apply(copy, box, enlarge=1.3, source=image)
+    changed = _changed(image, copy)
+    assert x1 == 0 and x2 > 20
+    assert changed[25:55, 0].mean() > 0.9 and changed[25:55, 10].mean() > 0.9
+
+
 def test_weak_methods_are_marked() -> None:
     assert not get_method("fill").weak
     assert get_method("pixelate").weak and get_method("blur").weak

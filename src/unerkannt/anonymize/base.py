@@ -24,18 +24,44 @@ def enlarge_box(box: Box, factor: float, width: int, height: int) -> tuple[int, 
     (x1, y1, x2, y2) int
         Pixel bounds, ``x2`` and ``y2`` exclusive, never empty for a box in the image.
     """
+    left, top, right, bottom = _grown(box, factor)
+    left, top = max(0, left), max(0, top)
+    right, bottom = min(width, right), min(height, bottom)
+    return left, top, max(right, left + 1), max(bottom, top + 1)
+
+
+def face_region(box: Box, factor: float, width: int, height: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The region of :func:`enlarge_box` and the ellipse mask to fill in it.
+
+    The ellipse is the one of the whole grown box, cut where the image ends: a face
+    cut by the picture's edge is covered right up to the edge, not by a smaller
+    ellipse squeezed into its visible part.
+    """
+    left, top, right, bottom = _grown(box, factor)
+    x1, y1, x2, y2 = enlarge_box(box, factor, width, height)
+    mask = ellipse_mask(right - left, bottom - top)[y1 - top : y2 - top, x1 - left : x2 - left]
+    if mask.shape != (y2 - y1, x2 - x1) or not mask.any():  # a box (almost) outside the image
+        mask = ellipse_mask(x2 - x1, y2 - y1)
+    return (x1, y1, x2, y2), mask
+
+
+def _grown(box: Box, factor: float) -> tuple[int, int, int, int]:
+    """The grown box of :func:`enlarge_box` before clipping, in whole pixels."""
     x1, y1, x2, y2 = box
     # Detector boxes end near the eyebrows: the region grows more upwards, where
     # forehead and hair line are, than towards the chin.
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 - 0.08 * (y2 - y1) * factor
     half_h = max(y2 - y1, 1.0) * factor * _TALLER / 2
     half_w = max((x2 - x1) * factor / 2, 0.8 * half_h, 1.0)
-    left, top = int(np.floor(max(0.0, cx - half_w))), int(np.floor(max(0.0, cy - half_h)))
-    right, bottom = int(np.ceil(min(float(width), cx + half_w))), int(np.ceil(min(float(height), cy + half_h)))
-    return left, top, max(right, left + 1), max(bottom, top + 1)
+    return (
+        int(np.floor(cx - half_w)),
+        int(np.floor(cy - half_h)),
+        int(np.ceil(cx + half_w)),
+        int(np.ceil(cy + half_h)),
+    )
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=4096)
 def ellipse_mask(width: int, height: int) -> np.ndarray:
     """``(height, width)`` bool mask of the ellipse inscribed in the rectangle."""
     ys = (np.arange(height) + 0.5 - height / 2) / (height / 2)
@@ -67,11 +93,11 @@ class Method(ABC):
         Returns the enlarged region that was changed, ``(x1, y1, x2, y2)``.
         """
         height, width = image.shape[:2]
-        x1, y1, x2, y2 = enlarge_box(box, enlarge, width, height)
+        (x1, y1, x2, y2), mask = face_region(box, enlarge, width, height)
         region = image[y1:y2, x1:x2]
         original = region if source is None else source[y1:y2, x1:x2]
-        mask = ellipse_mask(x2 - x1, y2 - y1)
-        region[mask] = self._replacement(region, original)[mask]
+        # copyto with a mask: the same pixels as region[mask] = ..., without gathering them.
+        np.copyto(region, self._replacement(region, original), where=mask[:, :, None])
         return x1, y1, x2, y2
 
     @abstractmethod

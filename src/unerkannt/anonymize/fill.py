@@ -10,6 +10,8 @@ from .base import Method
 PALETTE = np.array([(128, 128, 128), (32, 32, 32), (224, 224, 224)], dtype=np.int16)
 #: A pixel counts as replaced when some channel moves by more than this.
 CONTRAST = 40
+#: Pixels sampled (evenly) for the colour decisions.
+_SAMPLES = 512
 
 
 class Fill(Method):
@@ -28,8 +30,8 @@ class Fill(Method):
         if earlier is not None:
             return np.broadcast_to(PALETTE[earlier].astype(np.uint8), region.shape)
         pixels = original.reshape(-1, 3)
-        if len(pixels) > 512:
-            pixels = pixels[:: len(pixels) // 512]
+        if len(pixels) > _SAMPLES:
+            pixels = pixels[:: len(pixels) // _SAMPLES]
         pixels = pixels.astype(np.int16)
         distinct = [(np.abs(pixels - c).max(axis=1) > CONTRAST).mean() for c in PALETTE]
         best = next((i for i, d in enumerate(distinct) if d >= 0.9), int(np.argmax(distinct)))
@@ -38,7 +40,11 @@ class Fill(Method):
     @staticmethod
     def _earlier_fill(region: np.ndarray, original: np.ndarray) -> int | None:
         """The palette index of a fill that already covers much of ``region``, if any."""
-        if region is original:
+        # A grid of at most about _SAMPLES pixels decides, as for the colour choice.
+        step = max(1, int(np.sqrt(region.shape[0] * region.shape[1] / _SAMPLES)))
+        same = region is original
+        region, original = region[::step, ::step], original[::step, ::step]
+        if same:
             # No unanonymized copy to compare with: pixels of exactly a palette colour
             # are taken to be an earlier fill.
             changed = np.ones(region.shape[:2], dtype=bool)
