@@ -1,10 +1,17 @@
 """The protection pipeline for one video: decode, detect, track, anonymize, verify, encode, write.
 
-Three threads share the work so that both cores are busy: one decodes, the calling
-thread detects, tracks and fills, one encodes (the detectors' inference runtimes
-and the encoder release the GIL). Frames wait in a short look-ahead buffer before
-they are encoded, so that a face found at frame *t* is also masked in the frames
-just before it, where the detector may have missed it while it came into view.
+Threads share the work so that both cores are busy: one decodes, a pool of one
+thread per core runs both detectors on frames ahead, the calling thread tracks and
+fills, one encodes (the inference runtimes and the encoder release the GIL). Frames
+wait in a short look-ahead buffer before they are encoded, so that a face found at
+frame *t* is also masked in the frames just before it, where the detector may have
+missed it while it came into view.
+
+The second model family (the verifier) searches each *original* frame, next to the
+main detector, rather than the filled one after it: every face it finds that the
+masks do not cover is masked too. A fill hides what it covers from any detector, so
+this finds what re-detection on the filled frame finds, and both models can run at
+once.
 """
 
 from __future__ import annotations
@@ -118,16 +125,17 @@ def protect_video(
             decoder = threading.Thread(target=_decode, args=(reader, decoded, stop), name="unerkannt-decode")
             decoder.start()
             encoder.start()
-            detect = _DetectorPool(detector)
-            pending: deque[tuple[Frame, Future[list[Face]] | None]] = deque()
+            detect = _DetectorPool(detector, (verifier or detector) if options.verify else None)
+            pending: deque[tuple[Frame, Searched | None]] = deque()
             count = 0
 
-            def process(frame: Frame, found: Future[list[Face]] | None) -> None:
+            def process(frame: Frame, found: Searched | None) -> None:
                 nonlocal count
                 # Between detector runs the fast profile trusts the tracks; the verifier
                 # runs with the detector.
-                check = (verifier or detector) if options.verify and found is not None else None
-                for ready in run.frame(frame, found.result if found is not None else None, check):
+                detected = found[0].result if found is not None else None
+                checked = found[1].result if found is not None and found[1] is not None else None
+                for ready in run.frame(frame, detected, checked):
                     encoder.put(("frame", ready))
                 count += 1
                 if progress:
@@ -212,11 +220,15 @@ class _Run:
         self.unchecked = 0
 
     def frame(
-        self, frame: Frame, detected: Callable[[], list[Face]] | None, verifier: FaceDetector | None
+        self,
+        frame: Frame,
+        detected: Callable[[], list[Face]] | None,
+        checked: Callable[[], list[Face]] | None = None,
     ) -> list[Frame]:
         """Process one frame; returns the frames that left the look-ahead buffer.
 
-        ``detected()`` gives the detector's faces (``None``: not searched, tracks only).
+        ``detected()`` gives the detector's faces (``None``: not searched, tracks only),
+        ``checked()`` the verifier's faces on the same original frame (``None``: not checked).
         """
         out = np.array(frame.image, copy=True)
         index = frame.index
@@ -224,8 +236,8 @@ class _Run:
             if detected is not None:
                 self._start_tracks(self.tracker.observe(index, detected()), index)
             regions = [self._apply(out, box, frame.image) for _, box in self.tracker.boxes(index)]
-            if verifier is not None:
-                missed = [f for f in verifier.detect(out) if _covered(f.box, regions) < _COVERED]
+            if checked is not None:
+                missed = [f for f in checked() if _covered(f.box, regions) < _COVERED]
                 if missed:
                     self._start_tracks(self.tracker.observe(index, missed), index)
                     regions += [self._apply(out, f.box, frame.image) for f in missed]
@@ -264,7 +276,8 @@ class _Run:
         if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
             return (0, 0, 0, 0)
         try:
-            return self.method.apply(image, clipped, enlarge=self.options.enlarge, source=source)
+            # The whole box: a face cut by the frame's edge is filled up to the edge.
+            return self.method.apply(image, box, enlarge=self.options.enlarge, source=source)
         except Exception as exc:
             raise AnonymizationError(f"cannot apply {self.method.name} to the face at {box}: {exc}") from exc
 
@@ -285,8 +298,12 @@ def _covered(box: tuple[float, float, float, float], regions: list[tuple[int, in
     return best
 
 
+#: The futures of one searched frame: the detector's faces and the verifier's (or ``None``).
+Searched = tuple[Future[list[Face]], Future[list[Face]] | None]
+
+
 class _DetectorPool:
-    """Runs the detector on frames ahead of the tracking, on every core.
+    """Runs the detector and the verifier on frames ahead of the tracking, on every core.
 
     A detector of unerkannt's own (:class:`unerkannt.detect.base.Detector`) is copied
     once per core, each copy with one inference thread: two frames at once use two
@@ -294,32 +311,37 @@ class _DetectorPool:
     multi-detector) is called from one thread, in frame order.
     """
 
-    def __init__(self, detector: FaceDetector) -> None:
+    def __init__(self, detector: FaceDetector, verifier: FaceDetector | None = None) -> None:
         from .detect.base import Detector
 
         cores = len(os.sched_getaffinity(0))
-        copies: list[FaceDetector] = [detector]
-        if isinstance(detector, Detector) and cores > 1:
-            copies = []
-            for _ in range(min(cores, 4)):
-                twin = pickle.loads(pickle.dumps(detector))
-                twin.threads = twin.threads or 1
-                copies.append(twin)
-        self.ahead = 2 * len(copies)
-        self._free: queue.Queue[FaceDetector] = queue.Queue()
-        for copy in copies:
-            self._free.put(copy)
-        self._pool = ThreadPoolExecutor(len(copies), thread_name_prefix="unerkannt-detect")
+        models = [detector] if verifier is None else [detector, verifier]
+        own = all(isinstance(m, Detector) for m in models) and cores > 1
+        workers = min(cores, 4) if own else 1
+        self._free: list[queue.Queue[FaceDetector]] = []
+        for model in models:
+            free: queue.Queue[FaceDetector] = queue.Queue()
+            for _ in range(workers):
+                if own:
+                    twin = pickle.loads(pickle.dumps(model))
+                    twin.threads = 1
+                    free.put(twin)
+                else:
+                    free.put(model)
+            self._free.append(free)
+        self.ahead = 2 * workers
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="unerkannt-detect")
 
-    def submit(self, image: np.ndarray) -> Future[list[Face]]:
-        return self._pool.submit(self._detect, image)
+    def submit(self, image: np.ndarray) -> Searched:
+        found = self._pool.submit(self._detect, 0, image)
+        return found, (self._pool.submit(self._detect, 1, image) if len(self._free) > 1 else None)
 
-    def _detect(self, image: np.ndarray) -> list[Face]:
-        detector = self._free.get()
+    def _detect(self, which: int, image: np.ndarray) -> list[Face]:
+        detector = self._free[which].get()
         try:
             return detector.detect(image)
         finally:
-            self._free.put(detector)
+            self._free[which].put(detector)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
