@@ -93,6 +93,8 @@ class Result:
     collateral: float = float("nan")
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: ``(frame, (x1, y1, x2, y2), share changed, agreed)`` of every leaked reference face.
+    leaks: list[tuple[int, tuple[int, int, int, int], float, bool]] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -173,7 +175,9 @@ def score(result: Result, output: Path) -> None:
             x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
             result.faces += 1
             result.faces_agreed += agreed
-            if changed[y1:y2, x1:x2].mean() < MIN_CHANGED:
+            share = float(changed[y1:y2, x1:x2].mean())
+            if share < MIN_CHANGED:
+                result.leaks.append((i, (int(x1), int(y1), int(x2), int(y2)), round(share, 3), bool(agreed)))
                 leaked_here += 1
                 result.leaked_agreed += agreed
             cx, cy, hw, hh = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) * 0.75, (y2 - y1) * 0.75
@@ -382,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                     "wall_s": r.wall_s,
                     "faces": r.faces,
                     "leaked": r.leaked,
+                    "leaks": r.leaks,
                     "error": r.error,
                 }
                 for r in results

@@ -121,6 +121,25 @@ def test_fast_profile_detects_every_third_frame(clip: Path, tmp_path: Path) -> N
     assert all(h > 0.9 for h in _hidden_all(clip, tmp_path / "out.mp4"))
 
 
+def test_verifier_finds_what_the_detector_misses_every_other_frame(clip: Path, tmp_path: Path) -> None:
+    # The detector sees nothing; the verifier (another family) runs on every other
+    # original frame in the default profile, and the track covers the frames between.
+    detector, verifier = FakeDetector([]), FakeDetector([BOX])
+    out = tmp_path / "out.mp4"
+    result = protect_video(clip, out, options=ProtectOptions(), detector=detector, verifier=verifier)
+    assert detector.calls == 20 and verifier.calls == 10
+    assert all(h > 0.9 for h in _hidden_all(clip, out))
+    assert result.video is not None and result.video["verify_every"] == 2
+    assert result.video["tracks"][0]["detectors"] == ["fake"]
+
+
+def test_thorough_profile_verifies_every_frame(clip: Path, tmp_path: Path) -> None:
+    verifier = FakeDetector([])
+    options = ProtectOptions(profile="thorough")
+    protect_video(clip, tmp_path / "out.mp4", options=options, detector=FakeDetector([BOX]), verifier=verifier)
+    assert verifier.calls == 20
+
+
 def test_variable_frame_rate_timestamps_are_kept(tmp_path: Path) -> None:
     src = tmp_path / "vfr.mp4"
     pts = [0, 40, 80, 200, 210, 220, 500, 540, 1000, 1033]
