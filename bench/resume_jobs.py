@@ -4,7 +4,7 @@ Copies one kit image N times, runs ``unerkannt protect --job`` to the end (timed
 runs it again on a fresh output, kills it with SIGKILL once half the files are done
 (polled from the journal) and times ``--resume``.
 
-    python bench/resume_jobs.py [--copies 400] [--workers 2] [--profile fast]
+    python bench/resume_jobs.py [--copies 400] [--workers 2] [--profile fast] [--engine ray]
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=400)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", default="fast")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local")
     parser.add_argument("--image", default=str(KIT / "maksssksksss0.jpg"))
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="unerkannt-resume-"))
@@ -45,7 +46,7 @@ def main() -> None:
         for i in range(args.copies):
             shutil.copyfile(args.image, src / f"img{i:05d}.jpg")
         exe = [sys.executable, "-m", "unerkannt", "protect", str(src)]
-        common = ["--profile", args.profile, "--workers", str(args.workers), "-q"]
+        common = ["--profile", args.profile, "--workers", str(args.workers), "--engine", args.engine, "-q"]
 
         start = time.perf_counter()
         subprocess.run([*exe, "-o", str(tmp / "full"), "--job", str(tmp / "full.db"), *common], check=False)
@@ -77,6 +78,7 @@ def main() -> None:
                 {
                     "copies": args.copies,
                     "workers": args.workers,
+                    "engine": args.engine,
                     "profile": args.profile,
                     "full_run_s": round(full, 2),
                     "killed_after_s": round(until_kill, 2),

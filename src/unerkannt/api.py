@@ -85,20 +85,33 @@ def protect_files(
     overwrite: bool = False,
     allow_inside_input: bool = False,
     progress: Callable[[FileResult], None] | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Report:
     """Protect files and folders (recursively, tree mirrored) into ``out_dir``.
 
-    Uses ``workers`` processes (``0``: one per core). Failures are recorded in the
-    report, never raised; ``report.ok`` says whether every file was protected.
+    Uses ``workers`` processes (``0``: one per core), or with ``engine="ray"`` as many
+    Ray actors, on a private local Ray instance or the cluster at ``ray_address``
+    (``unerkannt[ray]``). Failures are recorded in the report, never raised;
+    ``report.ok`` says whether every file was protected.
 
     Raises
     ------
     UsageError
-        An input does not exist or ``out_dir`` is inside an input folder.
+        An input does not exist, ``out_dir`` is inside an input folder, or the engine
+        settings are wrong (see :func:`unerkannt.batch.run`).
     """
     options = options or ProtectOptions()
     jobs = plan(inputs, out_dir, options=options, allow_inside_input=allow_inside_input)
-    return run(jobs, options=options, workers=workers, overwrite=overwrite, progress=progress)
+    return run(
+        jobs,
+        options=options,
+        workers=workers,
+        overwrite=overwrite,
+        progress=progress,
+        engine=engine,
+        ray_address=ray_address,
+    )
 
 
 def detect_faces(

@@ -102,16 +102,35 @@ def _target(path: Path, fmt) -> Path:  # type: ignore[no-untyped-def]
     return path.with_suffix(fmt.extensions[0]) if fmt is not None and not is_video(path) else path
 
 
+#: Where the files of a run are protected: this machine's process pool, or Ray (``unerkannt[ray]``).
+ENGINES = ("local", "ray")
+
+
+def check_engine(engine: str, ray_address: str | None = None) -> None:
+    """Raise :class:`UsageError` for an unknown engine or a Ray address without the Ray engine."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if ray_address is not None and engine != "ray":
+        raise UsageError("--ray-address needs --engine ray")
+
+
 # Each worker process builds its detectors once, at start.
 _worker: tuple[ProtectOptions, FaceDetector, FaceDetector | None] | None = None
 
 
+def die_with_parent() -> None:
+    """Have the kernel kill this process when its parent dies (Linux; elsewhere nothing).
+
+    A worker orphaned by ``kill -9`` of its run could otherwise still write its file
+    while a resumed run protects the same one.
+    """
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _init_worker(options: ProtectOptions) -> None:
     global _worker
-    if sys.platform == "linux":
-        # Die with the parent: a worker orphaned by ``kill -9`` could otherwise still
-        # write its file while a resumed run protects the same one.
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    die_with_parent()
     _worker = (options, build_detector(options), build_verifier(options))
 
 
@@ -168,13 +187,39 @@ def run(
     detector: FaceDetector | None = None,
     progress: Callable[[FileResult], None] | None = None,
     frame_progress: FrameProgress | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Report:
     """Protect every job, on ``workers`` processes (``0``: one per core).
 
     With one worker, or a ``detector`` given (tests, fakes), everything runs in
     this process. Results come back in the order of ``jobs``. ``frame_progress``
     follows the frames of videos protected in this process.
+
+    ``engine="ray"`` runs the same per-file pipeline on a Ray actor pool instead
+    (:func:`unerkannt.rayengine.run`): ``workers`` actors on a private local Ray
+    instance, or on the cluster at ``ray_address``; a given ``detector`` is shipped
+    to the actors, and ``frame_progress`` is not called.
+
+    Raises
+    ------
+    UsageError
+        An unknown ``engine``, ``ray_address`` without ``engine="ray"``, or a failure of
+        the Ray engine as a whole (see :func:`unerkannt.rayengine.run`).
     """
+    check_engine(engine, ray_address)
+    if engine == "ray":
+        from . import rayengine
+
+        return rayengine.run(
+            jobs,
+            options=options,
+            workers=workers,
+            overwrite=overwrite,
+            progress=progress,
+            address=ray_address,
+            detector=detector,
+        )
     start = time.perf_counter()
     workers = workers or min(len(os.sched_getaffinity(0)), 8)
     workers = max(1, min(workers, len(jobs)))

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .batch import FrameProgress, Job, plan, run
+from .batch import FrameProgress, Job, check_engine, plan, run
 from .detect import FaceDetector
 from .errors import UsageError
 from .options import ProtectOptions
@@ -163,13 +163,17 @@ def run_job(
     progress: Callable[[FileResult], None] | None = None,
     planned: Callable[[int], None] | None = None,
     frame_progress: FrameProgress | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Report:
     """Protect files like :func:`unerkannt.protect_files`, recording each file in ``job_file``.
 
     With ``resume``, only files still pending in the journal are protected. The report
     covers the files protected by this call; :class:`Journal` holds the whole job.
     ``planned(n)`` is called with the number of files this call will work on;
-    ``progress`` and ``frame_progress`` are those of :func:`unerkannt.batch.run`.
+    ``progress``, ``frame_progress``, ``engine`` and ``ray_address`` are those of
+    :func:`unerkannt.batch.run`. The engine is not part of the job: a job started on
+    one engine can be resumed on the other.
 
     Raises
     ------
@@ -177,6 +181,7 @@ def run_job(
         ``job_file`` exists and ``resume`` is false; ``resume`` with no ``job_file`` or a
         journal of other inputs, output folder or options; the errors of :func:`plan`.
     """
+    check_engine(engine, ray_address)
     options = options or ProtectOptions()
     inputs = list(inputs)
     out_dir = Path(out_dir)
@@ -225,6 +230,8 @@ def run_job(
             detector=detector,
             progress=record,
             frame_progress=frame_progress,
+            engine=engine,
+            ray_address=ray_address,
         )
     finally:
         journal.close()

@@ -23,6 +23,7 @@ WEAK_WARNING = (
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     from ..anonymize import METHODS
+    from ..batch import ENGINES
     from ..media import formats
 
     p: argparse.ArgumentParser = sub.add_parser(
@@ -61,7 +62,18 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--allow-inside-input", action="store_true", help="allow the output folder inside an input folder")
-    p.add_argument("--workers", type=int, default=0, metavar="N", help="processes (default: one per core)")
+    p.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="processes or Ray actors (default: one per core)"
+    )
+    p.add_argument(
+        "--engine",
+        choices=list(ENGINES),
+        default="local",
+        help="local: a process pool here; ray: Ray actors (pip install 'unerkannt[ray]') (default: local)",
+    )
+    p.add_argument(
+        "--ray-address", metavar="ADDR", help="with --engine ray: the Ray cluster (HOST:PORT or auto); default: local"
+    )
     p.add_argument("--job", metavar="JOBFILE", help="record each file's state in JOBFILE (SQLite) to resume later")
     p.add_argument("--resume", action="store_true", help="continue the job in --job JOBFILE where it stopped")
     p.add_argument("--report", metavar="FILE", help="write a JSON report (faces, actions, warnings, errors)")
@@ -73,7 +85,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..anonymize import get_method
-    from ..batch import plan
+    from ..batch import check_engine, plan
     from ..batch import run as run_jobs
 
     options = options_from(
@@ -98,6 +110,11 @@ def run(args: argparse.Namespace) -> int:
         print(WEAK_WARNING.format(method=options.method), file=sys.stderr)
     if args.resume and not args.job:
         raise UsageError("--resume needs --job JOBFILE")
+    check_engine(args.engine, args.ray_address)
+    if args.engine == "ray":
+        from ..rayengine import quiet
+
+        quiet()
     bar: Any = None
     if not (args.quiet or args.json):
         from tqdm import tqdm
@@ -150,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             planned=start_bar,
             frame_progress=frame_progress,
+            engine=args.engine,
+            ray_address=args.ray_address,
         )
     else:
         report = run_jobs(
@@ -159,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             progress=progress,
             frame_progress=frame_progress,
+            engine=args.engine,
+            ray_address=args.ray_address,
         )
     if frames.get("bar") is not None:
         frames["bar"].close()
