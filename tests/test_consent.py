@@ -15,7 +15,7 @@ import unerkannt
 from _recognition import LandmarkDetector, lfw_photos, require_recognition, two_fakes
 from conftest import textured
 from unerkannt import ConsentError, InputError, ProtectOptions
-from unerkannt.consent import STRICT, Registry, decide, default_path, matchable
+from unerkannt.consent import AGREE, IMPOSTOR, MAX_TURN, Registry, accepted, decide, default_path, matchable, turn
 from unerkannt.faces import Face
 from unerkannt.recognize.fake import FakeRecognizer
 
@@ -25,8 +25,9 @@ OTHER = (130.0, 10.0, 210.0, 90.0)
 
 @pytest.fixture(autouse=True)
 def _fake_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(STRICT, "fake-a", 0.95)
-    monkeypatch.setitem(STRICT, "fake-b", 0.95)
+    for name in ("fake-a", "fake-b"):
+        monkeypatch.setitem(AGREE, name, AGREE["fake"])
+        monkeypatch.setitem(IMPOSTOR, name, IMPOSTOR["fake"])
 
 
 def _image(seed: int = 0) -> np.ndarray:
@@ -119,6 +120,56 @@ def test_small_turned_or_unlandmarked_faces_are_always_protected(tmp_path: Path)
     assert not matchable(bare[0]) and decide(image, bare, registry, two_fakes()) == {}
     small = LandmarkDetector([(20.0, 10.0, 60.0, 50.0)]).detect(image)
     assert not matchable(small[0])
+
+
+def _face(nose_offset: float, *, eyes: float = 40.0) -> Face:
+    """An 80 px face whose nose sits ``nose_offset`` eye distances beside the eye midpoint."""
+    mid = 60.0
+    marks = (
+        (mid - eyes / 2, 40.0),
+        (mid + eyes / 2, 40.0),
+        (mid + nose_offset * eyes, 60.0),
+        (45.0, 75.0),
+        (75.0, 75.0),
+    )
+    return Face(box=(20.0, 10.0, 100.0, 90.0), score=0.9, detector="x", landmarks=marks)
+
+
+def test_turn_gate_follows_the_calibration() -> None:
+    assert MAX_TURN == 0.5
+    assert turn(_face(0.45)) == pytest.approx(0.45) and matchable(_face(0.45))
+    assert not matchable(_face(0.55))
+    assert turn(_face(0.0, eyes=15.0)) == float("inf")  # eyes closer than a quarter of the box: a profile
+
+
+def test_rule_needs_both_recognizers_and_the_fused_evidence() -> None:
+    from unerkannt.recognize import load_recognizer
+
+    recs = [load_recognizer("sface"), load_recognizer("dlib")]  # names and metrics only; no model loads
+    sface = np.array([0.70, 0.37, 0.90, 0.30, 0.50])
+    dlib = np.array([0.40, 0.59, 0.62, 0.30, 0.50])
+    # clear match; both past their usual thresholds but weak together; dlib disagrees;
+    # sface disagrees; a good match
+    assert accepted(recs, {"sface": sface, "dlib": dlib}).tolist() == [True, False, False, False, True]
+    assert bool(accepted(recs, {"sface": 0.7, "dlib": 0.4}))
+    with pytest.raises(ConsentError, match="no consent calibration"):
+        accepted([FakeRecognizer("uncalibrated")], {"uncalibrated": 1.0})
+
+
+def test_both_recognizers_must_match_the_same_reference_photo(tmp_path: Path) -> None:
+    image = _image()
+    registry = _enrolled(tmp_path, image)
+    templates = registry.people["Ada"].templates
+    # reference 1 matches for fake-a only, reference 2 for fake-b only: no photo matches for both
+    templates["fake-a"] = np.stack([templates["fake-a"][0], -templates["fake-a"][0]])
+    templates["fake-b"] = np.stack([-templates["fake-b"][0], templates["fake-b"][0]])
+    faces = LandmarkDetector([BIG]).detect(image)
+    assert decide(image, faces, registry, two_fakes()) == {}
+    templates["fake-b"] = templates["fake-b"][::-1].copy()
+    assert decide(image, faces, registry, two_fakes()) == {0: "Ada"}
+    templates["fake-b"] = templates["fake-b"][:1]
+    with pytest.raises(ConsentError, match="do not line up"):
+        decide(image, faces, registry, two_fakes())
 
 
 def test_a_person_matched_twice_in_one_image_is_not_left_visible(tmp_path: Path) -> None:
