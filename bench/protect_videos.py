@@ -186,6 +186,31 @@ def score(result: Result, output: Path) -> None:
         result.leaked_frames += bool(leaked_here)
         collateral.append(changed[keep].mean() if keep.any() else 0.0)
     result.collateral = float(np.mean(collateral))
+    if result.leaks and result.tool.startswith("unerkannt"):
+        sheet = output.parent.parent / f"{output.parent.name}-{clip.path.stem}-leaks.png"
+        _leak_sheet(result, originals, [produced[min(max(m + shift, 0), len(produced) - 1)] for m in matched], sheet)
+        result.notes.append(f"every leaked box, original | output: `{sheet}`")
+
+
+def _leak_sheet(result: Result, originals: list[np.ndarray], outputs: list[np.ndarray], path: Path) -> None:
+    """One row per leaked reference box: its surroundings in the original and in the output, boxed in red."""
+    import cv2
+
+    rows = []
+    for frame, (x1, y1, x2, y2), _, _ in result.leaks:
+        height, width = originals[frame].shape[:2]
+        side = max(96, 3 * max(x2 - x1, y2 - y1))
+        cx, cy = (x1 + x2) // 2, (y1 + y2) // 2
+        left, top = max(0, min(width - side, cx - side // 2)), max(0, min(height - side, cy - side // 2))
+        pair = []
+        for image in (originals[frame], outputs[frame]):
+            crop = np.ascontiguousarray(image[top : top + side, left : left + side][:, :, ::-1])
+            cv2.rectangle(crop, (x1 - left, y1 - top), (x2 - left, y2 - top), (0, 0, 255), 1)
+            pair.append(cv2.resize(crop, (192, 192), interpolation=cv2.INTER_AREA))
+        row = np.hstack([pair[0], np.full((192, 4, 3), 255, np.uint8), pair[1]])
+        cv2.putText(row, f"frame {frame}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+        rows.append(row)
+    cv2.imwrite(str(path), np.vstack(rows))
 
 
 def _best_shift(
