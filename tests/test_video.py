@@ -140,6 +140,44 @@ def test_thorough_profile_verifies_every_frame(clip: Path, tmp_path: Path) -> No
     assert verifier.calls == 20
 
 
+OTHER = (150.0, 40.0, 190.0, 80.0)
+
+
+def _consent_of(box: tuple[float, float, float, float]):  # type: ignore[no-untyped-def]
+    """A stand-in for the consent rule: the face detected at ``box`` is Ada's."""
+
+    def consented(image: np.ndarray, faces: list[Face], registry: str) -> dict[int, str]:
+        assert registry == "registry.json"
+        return {i: "Ada" for i, f in enumerate(faces) if f.box == box}
+
+    return consented
+
+
+def test_consent_leaves_the_matched_face_visible_in_the_frames_it_was_matched(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import unerkannt.videopipeline as vp
+
+    monkeypatch.setattr(vp, "consented_faces", _consent_of(BOX))
+    # The detector misses Ada in frame 10: there her track masks her (no match, no consent).
+    script = [[BOX, OTHER] if i != 10 else [OTHER] for i in range(20)]
+    out = tmp_path / "out.mp4"
+    options = ProtectOptions(consent="registry.json", profile="thorough", scales=(1.0,))
+    # The verifier finds both faces on every frame: it must not fill the one left visible.
+    result = protect_video(
+        clip, out, options=options, detector=ScriptedDetector(script), verifier=FakeDetector([BOX, OTHER])
+    )
+    ada = _hidden_all(clip, out, (70, 50, 90, 70))
+    assert [h < 0.5 for h in ada] == [i != 10 for i in range(20)], ada  # (re-encoding moves a few pixels)
+    assert all(h > 0.9 for h in _hidden_all(clip, out, (160, 50, 180, 70)))
+    data = result.to_json()
+    kept = [f for f in data["faces"] if f["action"] == "visible"]
+    assert [f["consent"] for f in kept] == ["Ada"]
+    tracks = {t["track"]: t for t in data["video"]["tracks"]}
+    assert sorted(t.get("frames_visible", 0) for t in tracks.values()) == [0, 19]
+    assert not any("audit" in w or "consent" in w for w in data["warnings"])
+
+
 def test_variable_frame_rate_timestamps_are_kept(tmp_path: Path) -> None:
     src = tmp_path / "vfr.mp4"
     pts = [0, 40, 80, 200, 210, 220, 500, 540, 1000, 1033]
@@ -374,3 +412,45 @@ def test_cli_flags_reach_the_video(tmp_path: Path) -> None:
     assert data["files"][0]["video"]["audio"] == "kept"
     with av.open(str(tmp_path / "out" / "clip.mkv")) as container:
         assert len(container.streams.audio) == 1
+
+
+@pytest.mark.models
+def test_real_consent_in_a_video_keeps_the_enrolled_face(tmp_path: Path) -> None:
+    # The example photo's face, enrolled from the photo itself, large enough for the
+    # consent rule's quality gate, in a short clip; after withdrawal it is hidden again.
+    from PIL import Image
+
+    import unerkannt
+    from _recognition import require_recognition
+    from _videos import ASTRONAUT, background
+
+    require_recognition()
+    registry = tmp_path / "consent.json"
+    unerkannt.enroll("Astronaut", [ASTRONAUT], registry=registry)
+    photo = np.asarray(Image.open(ASTRONAUT).convert("RGB").resize((320, 320), Image.Resampling.LANCZOS))
+    frames = []
+    for i in range(8):
+        image = background(480, 360)
+        image[20:340, 40 + 4 * i : 360 + 4 * i] = photo
+        frames.append(image)
+    clip = tmp_path / "clip.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 480, 360, "yuv420p"
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    options = ProtectOptions(consent=str(registry))
+    result = unerkannt.protect(clip, tmp_path / "out.mp4", options=options)
+    data = result.to_json()  # type: ignore[union-attr]
+    kept = [t for t in data["video"]["tracks"] if t.get("consent") == "Astronaut"]
+    assert kept and kept[0]["frames_visible"] >= 6, data["video"]["tracks"]
+    assert any(f["action"] == "visible" and f["consent"] == "Astronaut" for f in data["faces"])
+
+    unerkannt.withdraw("Astronaut", registry=registry)  # withdrawn: hidden in every frame
+    again = unerkannt.protect(clip, tmp_path / "again.mp4", options=options).to_json()  # type: ignore[union-attr]
+    assert not any(t.get("frames_visible") for t in again["video"]["tracks"])
+    before, _, _ = read_frames(clip)
+    after, _, _ = read_frames(tmp_path / "again.mp4")
+    face = (slice(70, 120), slice(185, 205))  # the face's middle in every frame of the clip
+    assert all(_hidden(b[face], a[face], (0, 0, 20, 50)) > 0.9 for b, a in zip(before, after, strict=True))

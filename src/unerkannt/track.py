@@ -51,6 +51,10 @@ class Track:
         Names of the detectors that found it.
     first_face : Face or None
         The first detection (box and score only), for the report.
+    visible : int
+        Frames in which this face was left visible (consent; see :meth:`Tracker.show`).
+    person : str or None
+        Whom the consent rule matched it to, when it did.
     """
 
     id: int
@@ -62,6 +66,9 @@ class Track:
     masked: int = 0
     detectors: set[str] = field(default_factory=set)
     first_face: Face | None = field(default=None, repr=False)
+    visible: int = 0
+    person: str | None = None
+    shown_at: int = field(default=-1, repr=False)
 
     def guess(self, frame: int) -> Box:
         """Where the face probably is at ``frame``: moved on with its velocity and grown."""
@@ -83,6 +90,7 @@ class Track:
             "frames_masked": self.masked,
             "boxes_detected": self.detections,
             "detectors": sorted(self.detectors),
+            **({"frames_visible": self.visible, "consent": self.person} if self.visible else {}),
         }
 
 
@@ -162,14 +170,38 @@ class Tracker:
             born.append(track)
         return born
 
+    def show(self, frame: int, box: Box, person: str) -> Track | None:
+        """Leave the face detected at ``box`` in ``frame`` visible in that frame only.
+
+        For a face the consent rule matched in this very frame: its track (the one
+        whose detection in ``frame`` is ``box``) is not masked there. Returns the
+        track, or ``None`` when no track holds that detection.
+        """
+        for track in self.active:
+            if track.last_seen == frame and track.box == box:
+                track.shown_at = frame
+                track.person = person
+                return track
+        return None
+
     def boxes(self, frame: int) -> list[tuple[Track, Box]]:
-        """Every box to mask in ``frame``: detected faces with a motion margin, guesses for the rest."""
+        """Every box to mask in ``frame``: detected faces with a motion margin, guesses for the rest.
+
+        A track :meth:`show` left visible in ``frame`` is not among them.
+        """
         self._expire(frame)
         found = []
         for track in self.active:
+            if track.shown_at == frame:
+                track.visible += 1
+                continue
             track.masked += 1
             found.append((track, track.guess(frame)))
         return found
+
+    def shown(self, frame: int) -> list[Track]:
+        """The tracks left visible in ``frame``."""
+        return [t for t in self.active if t.shown_at == frame]
 
     def finish(self) -> list[Track]:
         """End every track; returns all tracks in order of appearance."""

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from .anonymize import get_method
-from .anonymize.base import Method
+from .anonymize.base import Method, enlarge_box
+from .consent.rule import consented_faces
 from .detect import FaceDetector
 from .errors import AnonymizationError, DetectionError, UnerkanntError, UnsupportedFormatError, UsageError
 from .faces import Face
@@ -184,8 +185,8 @@ def protect_video(
     warnings = list(run.warnings)
     if info.audio:
         warnings.append("audio kept unchanged: voices can identify people" if options.keep_audio else "audio dropped")
-    if getattr(options, "consent", None) or getattr(options, "audit", False):
-        warnings.append("consent and the recognition audit apply to photos only: every face in the video was filled")
+    if options.audit:
+        warnings.append("the recognition audit applies to photos only: no face of the video was audited")
     records = [_track_record(t, method) for t in tracks if t.first_face is not None]
     seconds = time.perf_counter() - start
     log.info("protected %d frame(s), %d track(s) in %.2fs", count, len(tracks), seconds)
@@ -215,7 +216,13 @@ def _track_record(track: Track, method: Method) -> FaceRecord:
     if face is None:  # pragma: no cover - callers filter these
         raise UnerkanntError("a track without a face")
     x1, y1, x2, y2 = (round(v) for v in face.box)
-    return FaceRecord(face=face, action=method.name, region=(x1, y1, x2, y2), frame=track.first, stage="detect")
+    # A track left visible in some frames (consent) is reported as visible, for that person;
+    # its per-track summary says in how many frames it was masked all the same.
+    action = "visible" if track.visible else method.name
+    person = track.person if track.visible else None
+    return FaceRecord(
+        face=face, action=action, region=(x1, y1, x2, y2), frame=track.first, stage="detect", person=person
+    )
 
 
 class _Run:
@@ -245,8 +252,17 @@ class _Run:
         index = frame.index
         try:
             if detected is not None:
-                self._start_tracks(self.tracker.observe(index, detected()), index)
+                faces = detected()
+                # Consent is decided per frame: a face stays visible only in the frames in
+                # which it was detected and matched; missed or unsearched frames mask it.
+                visible = consented_faces(frame.image, faces, self.options.consent) if self.options.consent else {}
+                self._start_tracks(self.tracker.observe(index, faces), index)
+                for i, person in visible.items():
+                    self.tracker.show(index, faces[i].box, person)
             regions = [self._apply(out, box, frame.image) for _, box in self.tracker.boxes(index)]
+            # A face left visible counts as handled: the verifier must not fill it.
+            height, width = out.shape[:2]
+            regions += [enlarge_box(t.box, self.options.enlarge, width, height) for t in self.tracker.shown(index)]
             if checked is not None:
                 # Every face the verifier sees feeds the tracks (a face only it finds
                 # lives on between its runs); the ones no mask covers yet are filled now.
