@@ -143,11 +143,12 @@ def test_thorough_profile_verifies_every_frame(clip: Path, tmp_path: Path) -> No
 OTHER = (150.0, 40.0, 190.0, 80.0)
 
 
-def _consent_of(box: tuple[float, float, float, float]):  # type: ignore[no-untyped-def]
-    """A stand-in for the consent rule: the face detected at ``box`` is Ada's."""
+def _consent_of(box: tuple[float, float, float, float], asked: list[list[tuple[float, ...]]]):  # type: ignore[no-untyped-def]
+    """A stand-in for the consent rule: the face detected at ``box`` is Ada's; ``asked`` records the calls."""
 
     def consented(image: np.ndarray, faces: list[Face], registry: str) -> dict[int, str]:
         assert registry == "registry.json"
+        asked.append([f.box for f in faces])
         return {i: "Ada" for i, f in enumerate(faces) if f.box == box}
 
     return consented
@@ -158,7 +159,8 @@ def test_consent_leaves_the_matched_face_visible_in_the_frames_it_was_matched(
 ) -> None:
     import unerkannt.videopipeline as vp
 
-    monkeypatch.setattr(vp, "consented_faces", _consent_of(BOX))
+    asked: list[list[tuple[float, ...]]] = []
+    monkeypatch.setattr(vp, "consented_faces", _consent_of(BOX, asked))
     # The detector misses Ada in frame 10: there her track masks her (no match, no consent).
     script = [[BOX, OTHER] if i != 10 else [OTHER] for i in range(20)]
     out = tmp_path / "out.mp4"
@@ -176,6 +178,9 @@ def test_consent_leaves_the_matched_face_visible_in_the_frames_it_was_matched(
     tracks = {t["track"]: t for t in data["video"]["tracks"]}
     assert sorted(t.get("frames_visible", 0) for t in tracks.values()) == [0, 19]
     assert not any("audit" in w or "consent" in w for w in data["warnings"])
+    # Ada is checked in every frame she is detected in; the refused face only every few frames.
+    assert sum(BOX in boxes for boxes in asked) == 19
+    assert sum(OTHER in boxes for boxes in asked) == len(range(0, 20, vp.CONSENT_RECHECK))
 
 
 def test_variable_frame_rate_timestamps_are_kept(tmp_path: Path) -> None:

@@ -53,6 +53,8 @@ FAST_DETECT_EVERY = 3
 #: keeps 640x360 at 30 fps in real time on two cores; tracks carry its finds over the
 #: frame between). Profiles not named here verify every searched frame.
 VERIFY_EVERY = {"default": 2}
+#: Frames a track whose face the consent rule refused stays masked before it is checked again.
+CONSENT_RECHECK = 5
 #: Frames before a face's first detection that are masked too (plus the detection interval):
 #: detectors often see a face only some frames after it came into view.
 BACKFILL = 3
@@ -236,6 +238,8 @@ class _Run:
         self.buffer: deque[tuple[int, int, np.ndarray]] = deque()
         self.warnings: list[str] = []
         self.unchecked = 0
+        #: Track id -> the frame in which the consent rule last refused its face.
+        self.refused: dict[int, int] = {}
 
     def frame(
         self,
@@ -253,12 +257,9 @@ class _Run:
         try:
             if detected is not None:
                 faces = detected()
-                # Consent is decided per frame: a face stays visible only in the frames in
-                # which it was detected and matched; missed or unsearched frames mask it.
-                visible = consented_faces(frame.image, faces, self.options.consent) if self.options.consent else {}
                 self._start_tracks(self.tracker.observe(index, faces), index)
-                for i, person in visible.items():
-                    self.tracker.show(index, faces[i].box, person)
+                if self.options.consent:
+                    self._consent(frame.image, faces, index)
             regions = [self._apply(out, box, frame.image) for _, box in self.tracker.boxes(index)]
             # A face left visible counts as handled: the verifier must not fill it.
             height, width = out.shape[:2]
@@ -283,6 +284,33 @@ class _Run:
             i, pts, image = self.buffer.popleft()
             ready.append(Frame(i, pts, image))
         return ready
+
+    def _consent(self, image: np.ndarray, faces: list[Face], index: int) -> None:
+        """Leave visible, in this frame only, the faces the consent rule matches in it.
+
+        A face stays visible only in the frames in which it was detected and matched;
+        missed or unsearched frames mask it. A track the rule refused is checked again
+        only every :data:`CONSENT_RECHECK` frames (it stays masked meanwhile): the
+        recognizers cost far more than the detectors.
+        """
+        owners = {id(f): t for f in faces for t in self.tracker.active if t.last_seen == index and t.box == f.box}
+        candidates = []
+        for face in faces:
+            track = owners.get(id(face))
+            refused = self.refused.get(track.id) if track is not None else None
+            if refused is None or index - refused >= CONSENT_RECHECK:
+                candidates.append(face)
+        if not candidates:
+            return
+        visible = consented_faces(image, candidates, self.options.consent or "")
+        for i, face in enumerate(candidates):
+            track = owners.get(id(face))
+            if i in visible:
+                self.tracker.show(index, face.box, visible[i])
+                if track is not None:
+                    self.refused.pop(track.id, None)
+            elif track is not None:
+                self.refused[track.id] = index
 
     def flush(self) -> list[Frame]:
         ready = [Frame(i, pts, image) for i, pts, image in self.buffer]
@@ -488,6 +516,7 @@ class _Encoder:
 
 __all__ = [
     "BACKFILL",
+    "CONSENT_RECHECK",
     "FAST_DETECT_EVERY",
     "HOLD_SECONDS",
     "VERIFY_EVERY",
