@@ -49,10 +49,10 @@ log = logging.getLogger(__name__)
 HOLD_SECONDS = 0.3
 #: Frames the fast profile lets pass between two detector runs (tracks fill the gaps).
 FAST_DETECT_EVERY = 3
-#: Searched frames per verifier run, per profile (default: every other frame, which
+#: Searched frames per verifier run, per profile (default: every third frame, which
 #: keeps 640x360 at 30 fps in real time on two cores; tracks carry its finds over the
-#: frame between). Profiles not named here verify every searched frame.
-VERIFY_EVERY = {"default": 2}
+#: frames between). Profiles not named here verify every searched frame.
+VERIFY_EVERY = {"default": 3}
 #: Frames a track whose face the consent rule refused stays masked before it is checked again.
 CONSENT_RECHECK = 5
 #: Frames before a face's first detection that are masked too (plus the detection interval):
