@@ -463,3 +463,13 @@ def test_real_consent_in_a_video_keeps_the_enrolled_face(tmp_path: Path) -> None
     after, _, _ = read_frames(tmp_path / "again.mp4")
     face = (slice(70, 120), slice(185, 205))  # the face's middle in every frame of the clip
     assert all(_hidden(b[face], a[face], (0, 0, 20, 50)) > 0.9 for b, a in zip(before, after, strict=True))
+
+
+def test_missing_consent_registry_fails_the_video_closed(clip: Path, tmp_path: Path) -> None:
+    from unerkannt.errors import ConsentError
+
+    out = tmp_path / "out.mp4"
+    options = _options(consent=str(tmp_path / "no-such-registry.json"))
+    with pytest.raises(ConsentError):
+        protect_video(clip, out, options=options, detector=FakeDetector([BOX]))
+    assert not out.exists() and list(tmp_path.iterdir()) == [clip.parent]
