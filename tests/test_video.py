@@ -473,3 +473,19 @@ def test_missing_consent_registry_fails_the_video_closed(clip: Path, tmp_path: P
     with pytest.raises(ConsentError):
         protect_video(clip, out, options=options, detector=FakeDetector([BOX]))
     assert not out.exists() and list(tmp_path.iterdir()) == [clip.parent]
+
+
+def test_default_video_floor_ignores_the_weakest_detections(clip: Path, tmp_path: Path) -> None:
+    # At 0.08 (below the video floor of the default profile) a detection starts no track;
+    # the thorough profile, or a threshold given by the user, keeps it.
+    from unerkannt.videopipeline import VIDEO_MIN_SCORE
+
+    weak = VIDEO_MIN_SCORE["default"] - 0.02
+    out = tmp_path / "default.mp4"
+    result = protect_video(clip, out, options=_options(), detector=FakeDetector([BOX], score=weak))
+    assert result.video is not None and result.video["tracks"] == []
+    for options in (_options(profile="thorough", scales=(1.0,)), _options(threshold=0.05)):
+        out = tmp_path / f"{options.profile}-{options.threshold}.mp4"
+        result = protect_video(clip, out, options=options, detector=FakeDetector([BOX], score=weak))
+        assert result.video is not None and len(result.video["tracks"]) == 1
+        assert all(h > 0.9 for h in _hidden_all(clip, out))
