@@ -321,7 +321,6 @@ def test_serve_is_a_cli_command() -> None:
 
 @pytest.mark.models
 def test_audit_protects_then_checks_with_recognizers(temp_dir: Path) -> None:
-    pytest.importorskip("unerkannt.auditing")
     photo = (Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg").read_bytes()
     app = create_app(ServiceConfig(temp_dir=str(temp_dir)))
     with TestClient(app) as c:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -53,6 +54,22 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+#: A face found again (by the verifier) is already handled when this much of its box lies
+#: inside one region that was anonymized.
+COVERED = 0.5
+
+
+def covered(box: tuple[float, ...], regions: Iterable[tuple[float, ...]]) -> float:
+    """The largest share of ``box`` that lies inside one of ``regions`` (all ``(x1, y1, x2, y2)``)."""
+    x1, y1, x2, y2 = box[:4]
+    area = max((x2 - x1) * (y2 - y1), 1e-9)
+    best = 0.0
+    for rx1, ry1, rx2, ry2 in regions:
+        inter = max(0.0, min(x2, rx2) - max(x1, rx1)) * max(0.0, min(y2, ry2) - max(y1, ry1))
+        best = max(best, inter / area)
+    return best
 
 
 def merge_faces(faces: list[Face], *, iou_threshold: float = 0.3) -> list[Face]:

@@ -16,17 +16,13 @@ from .auditing.guard import reprotect_matching
 from .consent.rule import consented_faces
 from .detect import FaceDetector, MultiDetector, load_detector
 from .errors import AnonymizationError, InputError, UnerkanntError, UsageError
-from .faces import Face
+from .faces import COVERED, Face, covered
 from .media import by_name, encode, read_image, write_atomic
 from .media.video import is_video
 from .options import ProtectOptions
 from .results import FaceRecord, FileResult, ProtectedImage
 
 log = logging.getLogger(__name__)
-
-#: A face found again on the output is "inside" a handled region when this much of
-#: its box lies there.
-_COVERED = 0.5
 
 
 def build_detector(options: ProtectOptions) -> FaceDetector:
@@ -109,7 +105,7 @@ def protect_array(
         warnings.append(f"no detector ran: only the {len(options.manual_boxes)} given box(es) were anonymized")
     if options.verify:
         for face in (verifier or detector).detect(out):
-            if _covered(face, records) >= _COVERED:
+            if covered(face.box, (r.region for r in records)) >= COVERED:
                 if method.weak:
                     warnings.append(f"a face is still detectable after {method.name} at {face.to_json()['box']}")
                 continue
@@ -127,17 +123,6 @@ def _apply(  # type: ignore[no-untyped-def]
     except Exception as exc:
         raise AnonymizationError(f"cannot apply {method.name} to the face at {face.box}: {exc}") from exc
     return FaceRecord(face=face, action=method.name, region=region, frame=frame, stage=stage)
-
-
-def _covered(face: Face, records: list[FaceRecord]) -> float:
-    x1, y1, x2, y2 = face.box
-    area = max((x2 - x1) * (y2 - y1), 1e-9)
-    best = 0.0
-    for rec in records:
-        rx1, ry1, rx2, ry2 = rec.region
-        inter = max(0.0, min(x2, rx2) - max(x1, rx1)) * max(0.0, min(y2, ry2) - max(y1, ry1))
-        best = max(best, inter / area)
-    return best
 
 
 def protect_file(

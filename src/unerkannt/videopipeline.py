@@ -36,7 +36,7 @@ from .anonymize.base import Method, enlarge_box
 from .consent.rule import consented_faces
 from .detect import FaceDetector
 from .errors import AnonymizationError, DetectionError, UnerkanntError, UnsupportedFormatError, UsageError
-from .faces import Face
+from .faces import COVERED, Face, covered
 from .media.video import CONTAINERS, Frame, VideoReader, VideoWriter, check_clean_video
 from .media.write import atomic_output
 from .options import ProtectOptions
@@ -64,8 +64,6 @@ CONSENT_RECHECK = 5
 #: Frames before a face's first detection that are masked too (plus the detection interval):
 #: detectors often see a face only some frames after it came into view.
 BACKFILL = 3
-#: A face found by the verifier is already handled when this much of its box is masked.
-_COVERED = 0.5
 #: Frames waiting between the stages.
 _QUEUE = 8
 
@@ -275,7 +273,7 @@ class _Run:
                 # Every face the verifier sees feeds the tracks (a face only it finds
                 # lives on between its runs); the ones no mask covers yet are filled now.
                 seen = checked()
-                missed = [f for f in seen if _covered(f.box, regions) < _COVERED]
+                missed = [f for f in seen if covered(f.box, regions) < COVERED]
                 self._start_tracks(self.tracker.observe(index, seen), index)
                 regions += [self._apply(out, f.box, frame.image) for f in missed]
         except DetectionError as exc:
@@ -350,16 +348,6 @@ def _grown(box: tuple[float, float, float, float], factor: float) -> tuple[float
     x1, y1, x2, y2 = box
     cx, cy, hw, hh = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) / 2 * factor, (y2 - y1) / 2 * factor
     return (cx - hw, cy - hh, cx + hw, cy + hh)
-
-
-def _covered(box: tuple[float, float, float, float], regions: list[tuple[int, int, int, int]]) -> float:
-    x1, y1, x2, y2 = box
-    area = max((x2 - x1) * (y2 - y1), 1e-9)
-    best = 0.0
-    for rx1, ry1, rx2, ry2 in regions:
-        inter = max(0.0, min(x2, rx2) - max(x1, rx1)) * max(0.0, min(y2, ry2) - max(y1, ry1))
-        best = max(best, inter / area)
-    return best
 
 
 #: The futures of one searched frame: the detector's faces and the verifier's (or ``None``).

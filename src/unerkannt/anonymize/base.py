@@ -24,10 +24,7 @@ def enlarge_box(box: Box, factor: float, width: int, height: int) -> tuple[int, 
     (x1, y1, x2, y2) int
         Pixel bounds, ``x2`` and ``y2`` exclusive, never empty for a box in the image.
     """
-    left, top, right, bottom = _grown(box, factor)
-    left, top = max(0, left), max(0, top)
-    right, bottom = min(width, right), min(height, bottom)
-    return left, top, max(right, left + 1), max(bottom, top + 1)
+    return _clipped(_grown(box, factor), width, height)
 
 
 def face_region(box: Box, factor: float, width: int, height: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
@@ -37,12 +34,19 @@ def face_region(box: Box, factor: float, width: int, height: int) -> tuple[tuple
     cut by the picture's edge is covered right up to the edge, not by a smaller
     ellipse squeezed into its visible part.
     """
-    left, top, right, bottom = _grown(box, factor)
-    x1, y1, x2, y2 = enlarge_box(box, factor, width, height)
+    left, top, right, bottom = grown = _grown(box, factor)
+    x1, y1, x2, y2 = _clipped(grown, width, height)
     mask = ellipse_mask(right - left, bottom - top)[y1 - top : y2 - top, x1 - left : x2 - left]
     if mask.shape != (y2 - y1, x2 - x1) or not mask.any():  # a box (almost) outside the image
         mask = ellipse_mask(x2 - x1, y2 - y1)
     return (x1, y1, x2, y2), mask
+
+
+def _clipped(grown: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
+    left, top, right, bottom = grown
+    left, top = max(0, left), max(0, top)
+    right, bottom = min(width, right), min(height, bottom)
+    return left, top, max(right, left + 1), max(bottom, top + 1)
 
 
 def _grown(box: Box, factor: float) -> tuple[int, int, int, int]:

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import binascii
 import hmac
-import importlib.util
 import json
 import logging
 import time
@@ -32,7 +31,7 @@ from ..options import PROFILES, ProtectOptions
 from .config import ServiceConfig
 from .errors import ServiceError, from_unerkannt
 from .upload import receive
-from .work import MEDIA_TYPES, Box, Pool, detect_job, new_workdir, protect_job, remove_workdir
+from .work import MEDIA_TYPES, Box, Pool, audit_job, detect_job, new_workdir, protect_job, remove_workdir
 
 log = logging.getLogger("unerkannt.service")
 
@@ -460,47 +459,44 @@ def create_app(config: ServiceConfig | None = None, *, detector: FaceDetector | 
             faces=[FaceOut(**face) for face in found.faces],
         )
 
-    if importlib.util.find_spec("unerkannt.auditing") is not None:
-        from .work import audit_job
-
-        @app.post(
-            "/v1/audit",
-            summary="Protect one image and audit the result with face recognizers",
-            description=(
-                "Protects the image as `/v1/protect` does (same options), then checks the protected result the "
-                "way a face-search engine would: for every face of the original, whether a detector still finds "
-                "it and whether each recognizer still matches it. Nothing is kept; no template leaves the request."
-            ),
-            response_model=AuditOut,
-            responses=_UPLOAD_ERRORS,
-            openapi_extra=_UPLOAD_BODY,
+    @app.post(
+        "/v1/audit",
+        summary="Protect one image and audit the result with face recognizers",
+        description=(
+            "Protects the image as `/v1/protect` does (same options), then checks the protected result the "
+            "way a face-search engine would: for every face of the original, whether a detector still finds "
+            "it and whether each recognizer still matches it. Nothing is kept; no template leaves the request."
+        ),
+        response_model=AuditOut,
+        responses=_UPLOAD_ERRORS,
+        openapi_extra=_UPLOAD_BODY,
+    )
+    async def audit(
+        request: Request,
+        method: Method = "fill",
+        profile: Profile = "default",
+        detectors: Detectors = None,
+        threshold: Threshold = None,
+        detect: Detect = True,
+        boxes: Boxes = None,
+        verify: Verify = None,
+        enlarge: Enlarge = 1.3,
+        output_format: Format = None,
+        quality: Quality = 90,
+    ) -> AuditOut:
+        options = options_for(
+            method=method,
+            profile=profile,
+            detectors=detectors,
+            threshold=threshold,
+            detect=detect,
+            verify=verify,
+            enlarge=enlarge,
+            output_format=output_format,
+            quality=quality,
         )
-        async def audit(
-            request: Request,
-            method: Method = "fill",
-            profile: Profile = "default",
-            detectors: Detectors = None,
-            threshold: Threshold = None,
-            detect: Detect = True,
-            boxes: Boxes = None,
-            verify: Verify = None,
-            enlarge: Enlarge = 1.3,
-            output_format: Format = None,
-            quality: Quality = 90,
-        ) -> AuditOut:
-            options = options_for(
-                method=method,
-                profile=profile,
-                detectors=detectors,
-                threshold=threshold,
-                detect=detect,
-                verify=verify,
-                enlarge=enlarge,
-                output_format=output_format,
-                quality=quality,
-            )
-            manual = _parse_boxes(boxes, config.max_boxes)
-            return AuditOut(**await upload_then(request, audit_job, options, manual))
+        manual = _parse_boxes(boxes, config.max_boxes)
+        return AuditOut(**await upload_then(request, audit_job, options, manual))
 
     @app.get("/v1/config", summary="Limits and choices of this server", response_model=ConfigOut)
     async def service_config() -> ConfigOut:
