@@ -77,11 +77,31 @@ def test_detectors_pickle_without_their_model() -> None:
 
 
 def test_registry_and_bad_input() -> None:
-    assert set(DETECTORS) == {"centerface", "yunet"}
+    assert set(DETECTORS) == {"centerface", "centerface-int8", "yunet"}
     with pytest.raises(UsageError):
         load_detector("haar", threshold=0.5, scales=(1.0,))
     with pytest.raises(DetectionError):
         MarkerDetector().detect(np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.models
+def test_the_8_bit_centerface_finds_what_the_float_one_finds() -> None:
+    # The example photo, whole and shrunk to a small face: the same boxes, scores close.
+    from PIL import Image
+
+    from conftest import ROOT
+
+    photo = Image.open(ROOT / "examples" / "astronaut.jpg").convert("RGB")
+    for size in (photo.size, (96, 96)):
+        image = np.zeros((360, 640, 3), np.uint8)
+        pasted = np.asarray(photo.resize(size))[:360, :640]
+        image[: pasted.shape[0], : pasted.shape[1]] = pasted
+        exact = load_detector("centerface", threshold=0.3, scales=(1.0,)).detect(image)
+        quick = load_detector("centerface-int8", threshold=0.2, scales=(1.0,)).detect(image)
+        assert exact and quick[0].detector == "centerface-int8"
+        for face in exact:
+            best = max(quick, key=lambda q: iou(q.box, face.box))
+            assert iou(best.box, face.box) > 0.8 and abs(best.score - face.score) < 0.15, (size, face, best)
 
 
 def test_merge_keeps_the_best_face_and_covers_its_whole_group() -> None:

@@ -137,6 +137,24 @@ def test_verifier_finds_what_the_detector_misses_between_its_runs(clip: Path, tm
     assert result.video["tracks"][0]["detectors"] == ["fake"]
 
 
+def test_videos_run_the_8_bit_centerface_and_search_small_frames_enlarged() -> None:
+    from unerkannt.detect import load_detector
+    from unerkannt.videopipeline import VERIFY_UPSCALE, video_models
+
+    detector = load_detector("centerface", threshold=0.2, scales=(1.0, 2.0), threads=1)
+    verifier = load_detector("yunet", threshold=0.5, scales=(1.0,))
+    quick, search = video_models(detector, verifier, 640, 360)
+    assert quick.name == "centerface-int8" and (quick.threshold, quick.scales, quick.threads) == (0.2, (1.0, 2.0), 1)
+    assert search is not None and search.name == "yunet" and search.scales == (VERIFY_UPSCALE,)
+    assert verifier.scales == (1.0,)  # the caller's verifier is left as it was
+    _, search = video_models(detector, verifier, 480, 270)
+    assert search is not None and search.scales == (VERIFY_UPSCALE,)
+    _, search = video_models(detector, verifier, 1280, 720)
+    assert search is verifier  # large enough as it is
+    fake, none = FakeDetector([BOX]), None
+    assert video_models(fake, none, 640, 360) == (fake, None)  # fakes and multi-detectors as given
+
+
 def test_thorough_profile_verifies_every_frame(clip: Path, tmp_path: Path) -> None:
     verifier = FakeDetector([])
     options = ProtectOptions(profile="thorough")

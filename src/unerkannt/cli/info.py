@@ -19,21 +19,22 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..anonymize import METHODS, get_method
     from ..detect import DETECTORS
-    from ..detect.centerface import MODEL
+    from ..detect.centerface import MODEL, MODEL_INT8
     from ..detect.yunet import model_path
     from ..media import formats
 
     print(f"unerkannt {__version__}")
     print("detectors:")
     for name in DETECTORS:
-        if name == "centerface":
-            where = str(MODEL) if MODEL.is_file() else "MISSING model file"
+        if name.startswith("centerface"):
+            file = MODEL if name == "centerface" else MODEL_INT8
+            where = str(file) if file.is_file() else "MISSING model file"
         else:
             try:
                 where = str(model_path())
             except UnerkanntError as exc:
                 where = f"unavailable: {exc}"
-        print(f"  {name:<11} {where}")
+        print(f"  {name:<15} {where}")
     print("recognizers (audit, consent, find):")
     from ..recognize import RECOGNIZERS
     from ..recognize.dlib_resnet import model_paths
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                 where = "unavailable: pip install 'unerkannt[recognition]'"
         except UnerkanntError as exc:
             where = f"unavailable: {exc}"
-        print(f"  {name:<11} {where}")
+        print(f"  {name:<15} {where}")
     print("methods:")
     for name in METHODS:
         print(f"  {name:<11} {'weaker than fill' if get_method(name).weak else 'irreversible (default)'}")

@@ -26,6 +26,7 @@ class FaceDetector(Protocol):
 #: name -> "module:class" of every detector.
 DETECTORS: dict[str, str] = {
     "centerface": "unerkannt.detect.centerface:CenterFaceDetector",
+    "centerface-int8": "unerkannt.detect.centerface:CenterFaceInt8Detector",
     "yunet": "unerkannt.detect.yunet:YuNetDetector",
 }
 
