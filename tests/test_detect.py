@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,6 +103,31 @@ def test_the_8_bit_centerface_finds_what_the_float_one_finds() -> None:
         for face in exact:
             best = max(quick, key=lambda q: iou(q.box, face.box))
             assert iou(best.box, face.box) > 0.8 and abs(best.score - face.score) < 0.15, (size, face, best)
+
+
+@pytest.mark.bench
+def test_the_8_bit_model_rebuilds_byte_for_byte(tmp_path: Path) -> None:
+    # tools/quantize_centerface.py on the kit's LFW photos, with the versions PROVENANCE.md names.
+    import hashlib
+    import subprocess
+    import sys
+
+    import onnxruntime
+
+    from conftest import BENCH, ROOT
+    from unerkannt.detect.centerface import MODEL_INT8
+
+    onnx = pytest.importorskip("onnx")
+    lfw = BENCH / "identity" / "lfw"
+    if not lfw.is_dir():
+        pytest.skip("../shared/bench is not present")
+    if (onnx.__version__, onnxruntime.__version__) != ("1.23.2", "1.32.0"):
+        pytest.skip("the file was built with onnx 1.23.2 and onnxruntime 1.32.0")
+    out = tmp_path / "centerface-int8.onnx"
+    tool = ROOT / "tools" / "quantize_centerface.py"
+    proc = subprocess.run([sys.executable, str(tool), "--lfw", str(lfw), "--out", str(out)], capture_output=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(MODEL_INT8.read_bytes()).digest()
 
 
 def test_merge_keeps_the_best_face_and_covers_its_whole_group() -> None:

@@ -17,7 +17,7 @@ plain background of random grey: 480 photos drawn with seed 0 from the identity 
 the development kit (``../shared/bench/identity/lfw``, Labeled Faces in the Wild). No
 photo or frame the detection and video benchmarks measure is used.
 
-usage: python tools/quantize_centerface.py [--lfw ../shared/bench/identity/lfw]
+usage: python tools/quantize_centerface.py [--lfw ../shared/bench/identity/lfw] [--out FILE]
 (needs ``pip install onnx``; not a run-time dependency). The same versions of onnx and
 onnxruntime rebuild the file byte for byte; the versions used are in PROVENANCE.md.
 """
@@ -83,6 +83,7 @@ class _Reader(CalibrationDataReader):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lfw", type=Path, default=DEFAULT_LFW, help="folder of <person>/<photo>.jpg")
+    parser.add_argument("--out", type=Path, default=OUT, help="where to write the model (default: %(default)s)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         # Per-channel quantization needs opset 13; the exported graph is opset 9.
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         keep_float = [nodes[i].name for i in STEM] + [n.name for n in nodes[NECK_FROM:]]
         quantize_static(
             str(prepared),
-            str(OUT),
+            str(args.out),
             _Reader(args.lfw),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
             # can saturate with full-range weights (onnxruntime's documentation); same recall.
             reduce_range=True,
         )
-    print("output sha256", hashlib.sha256(OUT.read_bytes()).hexdigest())
+    print("output sha256", hashlib.sha256(args.out.read_bytes()).hexdigest())
 
 
 if __name__ == "__main__":
