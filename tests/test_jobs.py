@@ -257,9 +257,10 @@ def test_sigkill_at_random_points_then_resume(tmp_path: Path) -> None:
 
 
 WORKER_SCRIPT = """
-import json, os, sys
+import json, os, sys, time
 from unerkannt import batch
 from unerkannt.detect.fake import FakeDetector
+from unerkannt.media import write
 
 class Killer(FakeDetector):
     def detect(self, image):
@@ -267,9 +268,20 @@ class Killer(FakeDetector):
             os._exit(3)
         return super().detect(image)
 
+class SlowOs:
+    # Writing takes a while, so that the other worker is stopped (SIGTERM) while its
+    # temporary file exists: it must remove it all the same.
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def fsync(self, fd):
+        time.sleep(0.4)
+        os.fsync(fd)
+
 # Module level, so that the spawned workers (which import this file) get it too.
 batch.build_detector = lambda options: Killer([(40.0, 20.0, 80.0, 60.0)])
 batch.build_verifier = lambda options: None
+write.os = SlowOs()
 
 if __name__ == "__main__":
     from unerkannt.jobs import run_job

@@ -128,9 +128,16 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _init_worker(options: ProtectOptions) -> None:
     global _worker
     die_with_parent()
+    # When one worker dies, the pool stops the others with SIGTERM; as an exception it
+    # unwinds their work, so that a file being written leaves no temporary file behind.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     _worker = (options, build_detector(options), build_verifier(options))
 
 
