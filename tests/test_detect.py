@@ -105,6 +105,32 @@ def test_the_8_bit_centerface_finds_what_the_float_one_finds() -> None:
             assert iou(best.box, face.box) > 0.8 and abs(best.score - face.score) < 0.15, (size, face, best)
 
 
+@pytest.mark.models
+def test_yunet_on_onnxruntime_finds_what_opencv_finds() -> None:
+    # The wheel's file run by OpenCV's own FaceDetectorYN, and by unerkannt's port of its
+    # decoding on onnxruntime: the same faces, scores and landmarks, at two sizes.
+    import cv2
+    from PIL import Image
+
+    from conftest import ROOT
+    from unerkannt.detect.yunet import model_path
+
+    photo = Image.open(ROOT / "examples" / "astronaut.jpg").convert("RGB")
+    for size in ((photo.width, photo.height), (300, 220)):
+        image = np.asarray(photo.resize(size))
+        net = cv2.FaceDetectorYN.create(str(model_path()), "", size, 0.3, 0.3, 5000)
+        _, rows = net.detect(np.ascontiguousarray(image[:, :, ::-1]))
+        ours = load_detector("yunet", threshold=0.3, scales=(1.0,)).detect(image)
+        assert rows is not None and len(rows) == len(ours) > 0
+        for row in rows:
+            x, y, w, h = row[:4]
+            face = max(ours, key=lambda f: iou(f.box, (x, y, x + w, y + h)))
+            assert np.allclose(face.box, (x, y, x + w, y + h), atol=0.01)
+            assert abs(face.score - row[14]) < 1e-4
+            assert face.landmarks is not None
+            assert np.allclose(np.asarray(face.landmarks).reshape(-1), row[4:14], atol=0.01)
+
+
 @pytest.mark.bench
 def test_the_8_bit_model_rebuilds_byte_for_byte(tmp_path: Path) -> None:
     # tools/quantize_centerface.py on the kit's LFW photos, with the versions PROVENANCE.md names.
