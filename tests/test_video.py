@@ -145,14 +145,12 @@ def test_videos_run_the_8_bit_centerface_and_search_small_frames_enlarged() -> N
     verifier = load_detector("yunet", threshold=0.5, scales=(1.0,))
     quick, search = video_models(detector, verifier, 640, 360)
     assert quick.name == "centerface-int8" and (quick.threshold, quick.scales, quick.threads) == (0.2, (1.0, 2.0), 1)
-    assert search is not None and search.name == "yunet" and search.scales == (VERIFY_UPSCALE["default"],)
+    assert search is not None and search.name == "yunet" and search.scales == (VERIFY_UPSCALE,)
     assert verifier.scales == (1.0,)  # the caller's verifier is left as it was
     _, search = video_models(detector, verifier, 480, 270)
-    assert search is not None and search.scales == (VERIFY_UPSCALE["default"],)
+    assert search is not None and search.scales == (VERIFY_UPSCALE,)
     _, search = video_models(detector, verifier, 1280, 720)
     assert search is verifier  # large enough as it is
-    _, search = video_models(detector, verifier, 640, 360, "fast")
-    assert search is verifier  # the fast profile searches frames as they are
     fake, none = FakeDetector([BOX]), None
     assert video_models(fake, none, 640, 360) == (fake, None)  # fakes and multi-detectors as given
 

@@ -59,11 +59,10 @@ VERIFY_EVERY = {"default": 4}
 #: detection kit (bench/RESULTS.md). Photos keep the float model.
 VIDEO_MODELS = {"centerface": "centerface-int8"}
 #: The verifier searches frames enlarged until their shorter side has this many pixels,
-#: by at most :data:`VERIFY_UPSCALE` (per profile; ``fast`` searches them as they are):
-#: in small frames (640x360) it then finds the small, blurred and turned faces that
-#: neither model finds at their own size.
+#: by at most :data:`VERIFY_UPSCALE`: in small frames (640x360) it then finds the small,
+#: blurred and turned faces that neither model finds at their own size.
 VERIFY_SIDE = 720
-VERIFY_UPSCALE = {"default": 2.0, "thorough": 2.0}
+VERIFY_UPSCALE = 2.0
 #: Lowest detector score that starts or feeds a track, per profile, when no threshold was
 #: given. Tracking covers a face in the frames where its score dips, so a video does not
 #: need the photo default's very low threshold (0.06), at which CenterFace also fires on
@@ -95,11 +94,10 @@ def verify_interval(options: ProtectOptions) -> int:
 
 
 def video_models(
-    detector: FaceDetector, verifier: FaceDetector | None, width: int, height: int, profile: str = "default"
+    detector: FaceDetector, verifier: FaceDetector | None, width: int, height: int
 ) -> tuple[FaceDetector, FaceDetector | None]:
-    """The detector and verifier a video of ``width`` x ``height`` runs with ``profile`` (see
-    :data:`VIDEO_MODELS` and :data:`VERIFY_SIDE`); detectors that are not unerkannt's own
-    are used as given."""
+    """The detector and verifier a video of ``width`` x ``height`` runs (see :data:`VIDEO_MODELS`
+    and :data:`VERIFY_SIDE`); detectors that are not unerkannt's own are used as given."""
     from .detect import load_detector
     from .detect.base import Detector
 
@@ -107,7 +105,7 @@ def video_models(
         detector = load_detector(
             VIDEO_MODELS[detector.name], threshold=detector.threshold, scales=detector.scales, threads=detector.threads
         )
-    scale = min(VERIFY_UPSCALE.get(profile, 1.0), max(1.0, VERIFY_SIDE / max(1, min(width, height))))
+    scale = min(VERIFY_UPSCALE, max(1.0, VERIFY_SIDE / max(1, min(width, height))))
     if isinstance(verifier, Detector) and verifier.scales == (1.0,) and scale > 1.0:
         enlarged: Detector = pickle.loads(pickle.dumps(verifier))  # settings only; the caller's model stays its own
         enlarged.scales = (scale,)
@@ -169,7 +167,7 @@ def protect_video(
         # A face only the verifier finds is seen once per verifier run: its track must
         # last until the next run to become one track rather than a string of flickers.
         tracker = Tracker(hold=hold, hold_single=max(2 * every, check_every if options.verify else 0))
-        detector, verifier = video_models(detector, verifier, info.width, info.height, options.profile)
+        detector, verifier = video_models(detector, verifier, info.width, info.height)
         run = _Run(method=method, options=options, tracker=tracker, backfill=min(hold, BACKFILL + every))
         with atomic_output(output, overwrite=overwrite) as tmp:
             encoder = _Encoder(tmp, container=container, reader=reader, crf=options.crf)
