@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The 8-bit CenterFace against the float one: recall, agreement, speed.
+"""The builds unerkannt runs its detectors as, against the originals, in one run.
 
-Videos run ``centerface-int8`` (built by ``tools/quantize_centerface.py``) in the place
-of ``centerface``. This compares the two on the development kit, in one run:
+1. Videos run ``centerface-int8`` (built by ``tools/quantize_centerface.py``) in the place
+   of ``centerface``. The two are compared on the development kit:
 
 * recall on the 415 annotated photos of ``detect/`` (a face is found when a detection
   overlaps its box with IoU >= 0.4) at the thresholds the profiles use, by face height;
@@ -11,9 +11,14 @@ of ``centerface``. This compares the two on the development kit, in one run:
   mean score change;
 * milliseconds per 640x360 frame with one inference thread.
 
+2. YuNet runs on onnxruntime (``unerkannt.detect.yunet``), from the same file OpenCV's
+   ``FaceDetectorYN`` runs: on every frame of the video kit at 1x and 2x, the faces both
+   find (same box within 0.5 px, same score within 1e-4) and milliseconds per frame, one
+   thread each.
+
 Usage (from the repository root, with the project venv active)::
 
-    python bench/quantized_detector.py [--markdown-out FILE]
+    python bench/detector_builds.py [--markdown-out FILE]
 """
 
 from __future__ import annotations
@@ -57,6 +62,66 @@ def recall(detector, photos) -> dict[str, tuple[int, int]]:  # type: ignore[no-u
     return {k: (v[0], v[1]) for k, v in counts.items()}
 
 
+def yunet_builds(frames: list[np.ndarray]) -> list[str]:
+    """YuNet on onnxruntime against OpenCV's FaceDetectorYN on the same file: faces and time."""
+    from unerkannt.detect import load_detector
+    from unerkannt.detect.yunet import model_path
+    from unerkannt.faces import Face, merge_faces
+
+    cv2.setNumThreads(1)
+    lines = [
+        f"YuNet on the {len(frames)} frames of the video kit, threshold 0.5, one thread each "
+        "(onnxruntime: `unerkannt.detect.yunet`; OpenCV: `cv2.FaceDetectorYN` on the same file):",
+        "",
+        "| scale | faces OpenCV (cut at the edge, merged, as in unerkannt) | faces onnxruntime "
+        "| the same (box within 0.5 px, score within 1e-4) | ms per frame OpenCV | ms per frame onnxruntime |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for scale in (1.0, 2.0):
+        ours = load_detector("yunet", threshold=0.5, scales=(1.0,), threads=1)
+        net = None
+        found = {"cv": 0, "ort": 0, "same": 0}
+        spent = {"cv": 0.0, "ort": 0.0}
+        for frame in frames:
+            image = cv2.resize(frame, None, fx=scale, fy=scale) if scale != 1.0 else frame
+            size = (image.shape[1], image.shape[0])
+            if net is None:
+                net = cv2.FaceDetectorYN.create(str(model_path()), "", size, 0.5, 0.3, 5000)
+            net.setInputSize(size)
+            start = time.perf_counter()
+            _, rows = net.detect(np.ascontiguousarray(image[:, :, ::-1]))
+            spent["cv"] += time.perf_counter() - start
+            start = time.perf_counter()
+            faces = ours.detect(image)
+            spent["ort"] += time.perf_counter() - start
+            # OpenCV's rows cut at the image's edge and merged where they overlap, as every
+            # detector's output is in unerkannt.
+            h, w = image.shape[:2]
+            theirs = merge_faces(
+                [
+                    Face(
+                        box=(max(0.0, r[0]), max(0.0, r[1]), min(w, r[0] + r[2]), min(h, r[1] + r[3])),
+                        score=float(r[14]),
+                        detector="opencv",
+                    )
+                    for r in ([] if rows is None else rows)
+                ]
+            )
+            found["cv"] += len(theirs)
+            found["ort"] += len(faces)
+            for face in theirs:
+                found["same"] += any(
+                    max(abs(a - b) for a, b in zip(f.box, face.box, strict=True)) < 0.5
+                    and abs(f.score - face.score) < 1e-4
+                    for f in faces
+                )
+        lines.append(
+            f"| {scale:g}x | {found['cv']} | {found['ort']} | {found['same']} | "
+            f"{spent['cv'] / len(frames) * 1000:.1f} | {spent['ort'] / len(frames) * 1000:.1f} |"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     from unerkannt.detect import load_detector
     from unerkannt.faces import iou
@@ -97,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}.",
         "",
         "```",
-        "python bench/quantized_detector.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:])),
+        "python bench/detector_builds.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:])),
         "```",
         "",
         f"Recall on the {len(photos)} photos of the detection kit "
@@ -130,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         f"scores >= 0.3, the 8-bit one scores {dropped} under 0.1 (IoU >= 0.5); score change "
         f"{np.mean(changes):+.3f} on average (sd {np.std(changes):.3f}).",
     ]
+    lines += ["", *yunet_builds(frames)]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown_out:
