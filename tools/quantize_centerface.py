@@ -3,7 +3,7 @@
 Videos need CenterFace on every frame, and on two cores the float model alone takes
 most of the time a 30 fps frame may cost. This script quantizes its MobileNetV2 backbone
 to 8-bit integers (static; per-channel weights in 7 bits so that CPUs without VNNI
-cannot saturate; unsigned 8-bit activations): about 1.8x faster on this project's
+cannot saturate; unsigned 8-bit activations): about 1.7x faster on this project's
 machines, with the same recall on the detection kit (bench/RESULTS.md). Left in float:
 
 * the stem (the first two convolutions): it sees raw 0-255 pixels, and quantizing its

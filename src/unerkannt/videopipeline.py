@@ -55,7 +55,7 @@ FAST_DETECT_EVERY = 3
 #: the frames between). Profiles not named here verify every searched frame.
 VERIFY_EVERY = {"default": 4, "fast": 2}
 #: Videos run these detectors in the place of the one named: the detector searches every
-#: frame, and the 8-bit CenterFace is about 1.8x faster at the same recall on the
+#: frame, and the 8-bit CenterFace is about 1.7x faster at the same recall on the
 #: detection kit (bench/RESULTS.md). Photos keep the float model.
 VIDEO_MODELS = {"centerface": "centerface-int8"}
 #: The verifier searches frames enlarged until their shorter side has this many pixels,

@@ -80,8 +80,8 @@ class CenterFaceDetector(Detector):
 
 
 class CenterFaceInt8Detector(CenterFaceDetector):
-    """CenterFace with its backbone in 8-bit integers: about 1.8x faster on CPUs with
-    integer dot-product instructions, the same recall on the detection kit (scores of dim,
+    """CenterFace with its backbone in 8-bit integers: about 1.7x faster on this
+    project's machines, the same recall on the detection kit (scores of dim,
     low-contrast faces a little lower; bench/RESULTS.md). Videos run it by default."""
 
     name = "centerface-int8"
