@@ -106,7 +106,7 @@ class YuNetDetector(Detector):
         session = self._session()
         height, width = image.shape[:2]
         ph, pw = -(-height // 32) * 32, -(-width // 32) * 32
-        # The network was trained on BGR pixels, 0-255, padded at the bottom and right.
+        # The network takes BGR pixels, 0-255, padded at the bottom and right (as OpenCV feeds it).
         padded = cv2.copyMakeBorder(image[:, :, ::-1], 0, ph - height, 0, pw - width, cv2.BORDER_CONSTANT, value=0)
         blob = np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32)
         outs = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"input": blob}), strict=True))
