@@ -17,6 +17,19 @@ def _changed(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=2) > 12
 
 
+class SecondLook(FakeDetector):
+    """Finds ``first`` on its first call (detection) and ``then`` on the later ones (verification)."""
+
+    def __init__(self, first: list[tuple[float, float, float, float]], then: list[tuple[float, float, float, float]]):
+        super().__init__(first)
+        self.then = then
+
+    def detect(self, image: np.ndarray):  # type: ignore[no-untyped-def]
+        if self.calls > 0:
+            self.boxes = self.then
+        return super().detect(image)
+
+
 @pytest.mark.parametrize("method", list(METHODS))
 def test_every_method_changes_the_face_and_nothing_far_from_it(method: str) -> None:
     image = textured()
@@ -90,19 +103,13 @@ def test_manual_boxes_are_protected_too() -> None:
 
 
 def test_verification_catches_what_the_first_pass_missed() -> None:
-    class SecondLook(FakeDetector):
-        """Finds one face on the first call and another one on the next."""
-
-        def detect(self, image: np.ndarray):  # type: ignore[no-untyped-def]
-            self.boxes = [FACE_BOX] if self.calls == 0 else [FACE_BOX, (0.0, 0.0, 24.0, 24.0)]
-            return super().detect(image)
-
+    missed = [FACE_BOX, (0.0, 0.0, 24.0, 24.0)]
     image = textured()
-    result = unerkannt.protect(image, detector=SecondLook())
+    result = unerkannt.protect(image, detector=SecondLook([FACE_BOX], missed))
     stages = sorted(f.stage for f in result.faces)
     assert stages == ["detect", "verify"]
     assert _changed(image, result.image)[4:18, 4:18].mean() > 0.9
-    plain = unerkannt.protect(image, options=ProtectOptions(verify=False), detector=SecondLook())
+    plain = unerkannt.protect(image, options=ProtectOptions(verify=False), detector=SecondLook([FACE_BOX], missed))
     assert [f.stage for f in plain.faces] == ["detect"]
 
 
@@ -118,3 +125,18 @@ def test_verification_catches_what_the_first_pass_missed() -> None:
 def test_bad_arrays_are_refused(bad: np.ndarray) -> None:
     with pytest.raises(InputError):
         unerkannt.protect(bad, detector=FakeDetector())
+
+
+def test_a_face_only_the_verifier_finds_beside_a_consented_face_is_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    import unerkannt.core
+
+    monkeypatch.setattr(unerkannt.core, "consented_faces", lambda image, faces, path: {0: "Ada"})
+    image = textured()
+    small = (34.0, 4.0, 46.0, 16.0)  # above the consented face's box, inside its grown region
+    result = unerkannt.protect(
+        image, options=ProtectOptions(consent="registry.json"), detector=SecondLook([FACE_BOX], [FACE_BOX, small])
+    )
+    assert [(f.action, f.stage) for f in result.faces] == [("visible", "detect"), ("fill", "verify")]
+    changed = _changed(image, result.image)
+    assert changed[6:14, 36:44].mean() > 0.9
+    assert not changed[30:50, 50:70].any()  # the consented face itself is untouched

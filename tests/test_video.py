@@ -89,9 +89,13 @@ def test_tracker_fills_gaps_follows_motion_and_lets_go() -> None:
     face = lambda x: [Face(box=(x, 10.0, x + 20.0, 30.0), score=0.9, detector="d")]  # noqa: E731
     for frame, x in enumerate([0.0, 5.0, 10.0]):
         tracker.observe(frame, face(x))
-        tracker.boxes(frame)
+        assert [f is not None for _, _, f in tracker.boxes(frame)] == [True]  # detected in this frame
+        tracker.account(frame, {})
     # Frames 3 and 4: the detector misses the face; the guess moves on and grows.
-    (_, guess3), (_, guess4) = tracker.boxes(3)[0], tracker.boxes(4)[0]
+    (_, guess3, seen3), (_, guess4, seen4) = tracker.boxes(3)[0], tracker.boxes(4)[0]
+    assert seen3 is None and seen4 is None
+    tracker.account(3, {})
+    tracker.account(4, {})
     assert guess3[0] > 5.0 and guess4[0] + guess4[2] > guess3[0] + guess3[2]
     assert guess4[2] - guess4[0] > guess3[2] - guess3[0] > 20.0
     assert tracker.boxes(6) == []  # more than ``hold`` frames since it was seen
@@ -179,10 +183,11 @@ def _consent_of(box: tuple[float, float, float, float], asked: list[list[tuple[f
 def test_consent_leaves_the_matched_face_visible_in_the_frames_it_was_matched(
     clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import unerkannt.core
     import unerkannt.videopipeline as vp
 
     asked: list[list[tuple[float, ...]]] = []
-    monkeypatch.setattr(vp, "consented_faces", _consent_of(BOX, asked))
+    monkeypatch.setattr(unerkannt.core, "consented_faces", _consent_of(BOX, asked))
     # The detector misses Ada in frame 10: there her track masks her (no match, no consent).
     script = [[BOX, OTHER] if i != 10 else [OTHER] for i in range(20)]
     out = tmp_path / "out.mp4"
@@ -507,3 +512,32 @@ def test_default_video_floor_ignores_the_weakest_detections(clip: Path, tmp_path
         result = protect_video(clip, out, options=options, detector=FakeDetector([BOX], score=weak))
         assert result.video is not None and len(result.video["tracks"]) == 1
         assert all(h > 0.9 for h in _hidden_all(clip, out))
+
+
+def test_manual_boxes_and_no_detectors_hold_in_videos(clip: Path, tmp_path: Path) -> None:
+    """``detectors=()`` with boxes (what the web page sends): the boxes are hidden in every frame, nothing else."""
+    detector = ScriptedDetector([[BOX]] * 20)
+    manual = (150.0, 40.0, 190.0, 80.0)
+    options = ProtectOptions(detectors=(), verify=False, manual_boxes=(manual,))
+    result = protect_video(clip, tmp_path / "out.mp4", options=options, detector=detector)
+    assert detector.calls == 0
+    assert all(h > 0.9 for h in _hidden_all(clip, tmp_path / "out.mp4", (160, 50, 180, 70)))
+    assert all(h < 0.5 for h in _hidden_all(clip, tmp_path / "out.mp4", (70, 50, 90, 70)))
+    assert any("no detector ran" in w for w in result.warnings)
+
+
+def test_a_face_only_the_verifier_finds_beside_a_consented_face_is_hidden(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import unerkannt.core
+
+    monkeypatch.setattr(unerkannt.core, "consented_faces", _consent_of(BOX, []))
+    # Inside the region a fill of Ada's face would cover, but not her face: another person.
+    small = (60.0, 24.0, 74.0, 38.0)
+    out = tmp_path / "out.mp4"
+    options = ProtectOptions(consent="registry.json", profile="thorough", scales=(1.0,))
+    protect_video(
+        clip, out, options=options, detector=ScriptedDetector([[BOX]] * 20), verifier=FakeDetector([BOX, small])
+    )
+    assert all(h > 0.9 for h in _hidden_all(clip, out, (62, 26, 72, 36)))
+    assert all(h < 0.5 for h in _hidden_all(clip, out, (78, 55, 95, 75)))  # Ada stays visible

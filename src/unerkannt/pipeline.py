@@ -11,12 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .anonymize import get_method
-from .auditing.guard import reprotect_matching
-from .consent.rule import consented_faces
+from .core import FrameCore, FrameResult, Target, check_frame
 from .detect import FaceDetector, MultiDetector, load_detector
-from .errors import AnonymizationError, InputError, UnerkanntError, UsageError
-from .faces import COVERED, Face, covered
+from .errors import UnerkanntError, UsageError
 from .media import by_name, encode, read_image, write_atomic
 from .media.video import is_video
 from .options import ProtectOptions
@@ -82,47 +79,49 @@ def protect_array(
     RecognitionError, ConsentError
         With ``options.consent`` or ``options.audit``: a recognizer or the registry failed.
     """
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise InputError("expected an (H, W, 3) uint8 RGB array")
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise InputError("the image has no pixels")
-    method = get_method(options.method)
-    out = np.array(image, copy=True)
+    core = FrameCore(options)
+    result = _protect_frame(core, image, detector=detector, verifier=verifier, frame=frame)
+    return ProtectedImage(image=result.image, faces=result.records, warnings=core.warnings)
+
+
+def protect_frames(
+    frames: list[np.ndarray],
+    *,
+    options: ProtectOptions,
+    detector: FaceDetector,
+    verifier: FaceDetector | None = None,
+    stop: Callable[[], None] | None = None,
+) -> tuple[list[FaceRecord], list[str]]:
+    """Protect every frame of a picture in place (``frames[i]`` is replaced).
+
+    One :class:`~unerkannt.core.FrameCore` serves all frames, so that each warning is
+    given once per file. ``stop()`` is called before each frame and may raise to end
+    the work (the service's timeout).
+
+    Returns
+    -------
+    records, warnings
+    """
+    core = FrameCore(options)
     records: list[FaceRecord] = []
-    detected = detector.detect(image)
-    visible = consented_faces(image, detected, options.consent) if options.consent else {}
-    faces = detected + [Face(box=b, score=1.0, detector="manual") for b in options.manual_boxes]
-    for i, face in enumerate(faces):
-        if i in visible:
-            x1, y1, x2, y2 = (round(v) for v in face.box)
-            region = (x1, y1, x2, y2)
-            records.append(FaceRecord(face=face, action="visible", region=region, frame=frame, person=visible[i]))
-            continue
-        records.append(_apply(method, out, face, options, frame, "detect", source=image))
-    warnings: list[str] = []
-    if not options.detectors:
-        # A deliberate choice (the web page after its user left faces visible), never silent.
-        warnings.append(f"no detector ran: only the {len(options.manual_boxes)} given box(es) were anonymized")
-    if options.verify:
-        for face in (verifier or detector).detect(out):
-            if covered(face.box, (r.region for r in records)) >= COVERED:
-                if method.weak:
-                    warnings.append(f"a face is still detectable after {method.name} at {face.to_json()['box']}")
-                continue
-            records.append(_apply(method, out, face, options, frame, "verify", source=image))
-    if options.audit:
-        records = reprotect_matching(image, out, records, enlarge=options.enlarge, warnings=warnings)
-    return ProtectedImage(image=out, faces=records, warnings=warnings)
+    for i, frame in enumerate(frames):
+        if stop is not None:
+            stop()
+        result = _protect_frame(core, frame, detector=detector, verifier=verifier, frame=i)
+        frames[i] = result.image
+        records.extend(result.records)
+    return records, core.warnings
 
 
-def _apply(  # type: ignore[no-untyped-def]
-    method, out: np.ndarray, face: Face, options: ProtectOptions, frame: int, stage: str, *, source: np.ndarray
-) -> FaceRecord:
-    try:
-        region = method.apply(out, face.box, enlarge=options.enlarge, source=source)
-    except Exception as exc:
-        raise AnonymizationError(f"cannot apply {method.name} to the face at {face.box}: {exc}") from exc
-    return FaceRecord(face=face, action=method.name, region=region, frame=frame, stage=stage)
+def _protect_frame(
+    core: FrameCore, image: np.ndarray, *, detector: FaceDetector, verifier: FaceDetector | None, frame: int
+) -> FrameResult:
+    check_frame(image)
+    # ``detectors=()``: the caller chose the faces (manual boxes); no detector runs.
+    found = detector.detect(image) if core.options.detectors else []
+    return core.protect(
+        image, targets=[Target(box=f.box, face=f) for f in found], verifier=verifier or detector, frame=frame
+    )
 
 
 def protect_file(
@@ -174,13 +173,8 @@ def protect_file(
         raise UsageError("the output would replace the input file; originals are never modified")
     picture = read_image(source, max_pixels=options.max_pixels)
     fmt = by_name(options.format) if options.format else picture.format
-    records: list[FaceRecord] = []
-    warnings = list(picture.warnings)
-    for i, frame in enumerate(picture.frames):
-        result = protect_array(frame, options=options, detector=detector, verifier=verifier, frame=i)
-        picture.frames[i] = result.image
-        records.extend(result.faces)
-        warnings.extend(result.warnings)
+    records, found = protect_frames(picture.frames, options=options, detector=detector, verifier=verifier)
+    warnings = [*picture.warnings, *found]
     data, notes = encode(picture, fmt, quality=options.quality, keep_icc=options.keep_icc)
     warnings.extend(notes)
     write_atomic(data, output, overwrite=overwrite)

@@ -51,8 +51,10 @@ class Track:
         Names of the detectors that found it.
     first_face : Face or None
         The first detection (box and score only), for the report.
+    face : Face or None
+        The latest detection, with its landmarks (what the consent rule looks at).
     visible : int
-        Frames in which this face was left visible (consent; see :meth:`Tracker.show`).
+        Frames in which this face was left visible (consent; see :meth:`Tracker.account`).
     person : str or None
         Whom the consent rule matched it to, when it did.
     """
@@ -66,9 +68,9 @@ class Track:
     masked: int = 0
     detectors: set[str] = field(default_factory=set)
     first_face: Face | None = field(default=None, repr=False)
+    face: Face | None = field(default=None, repr=False)
     visible: int = 0
     person: str | None = None
-    shown_at: int = field(default=-1, repr=False)
 
     def guess(self, frame: int) -> Box:
         """Where the face probably is at ``frame``: moved on with its velocity and grown."""
@@ -163,45 +165,34 @@ class Tracker:
             if f_i in used_f:
                 continue
             track = Track(
-                id=self._next_id, box=face.box, first=frame, last_seen=frame, detectors={face.detector}, first_face=face
+                id=self._next_id,
+                box=face.box,
+                first=frame,
+                last_seen=frame,
+                detectors={face.detector},
+                first_face=face,
+                face=face,
             )
             self._next_id += 1
             self.active.append(track)
             born.append(track)
         return born
 
-    def show(self, frame: int, box: Box, person: str) -> Track | None:
-        """Leave the face detected at ``box`` in ``frame`` visible in that frame only.
-
-        For a face the consent rule matched in this very frame: its track (the one
-        whose detection in ``frame`` is ``box``) is not masked there. Returns the
-        track, or ``None`` when no track holds that detection.
-        """
-        for track in self.active:
-            if track.last_seen == frame and track.box == box:
-                track.shown_at = frame
-                track.person = person
-                return track
-        return None
-
-    def boxes(self, frame: int) -> list[tuple[Track, Box]]:
-        """Every box to mask in ``frame``: detected faces with a motion margin, guesses for the rest.
-
-        A track :meth:`show` left visible in ``frame`` is not among them.
-        """
+    def boxes(self, frame: int) -> list[tuple[Track, Box, Face | None]]:
+        """Every track's box in ``frame``: where its face was detected (with a motion margin)
+        or is guessed to be; and the detection of ``frame`` behind it, ``None`` for a guess."""
         self._expire(frame)
-        found = []
-        for track in self.active:
-            if track.shown_at == frame:
-                track.visible += 1
-                continue
-            track.masked += 1
-            found.append((track, track.guess(frame)))
-        return found
+        return [(t, t.guess(frame), t.face if t.last_seen == frame else None) for t in self.active]
 
-    def shown(self, frame: int) -> list[Track]:
-        """The tracks left visible in ``frame``."""
-        return [t for t in self.active if t.shown_at == frame]
+    def account(self, frame: int, shown: dict[int, str]) -> None:
+        """Count ``frame`` for every track: masked, or visible when its id is in ``shown``
+        (``{track id: person}``, the faces the consent rule left visible in this frame)."""
+        for track in self.active:
+            if track.id in shown:
+                track.visible += 1
+                track.person = shown[track.id]
+            else:
+                track.masked += 1
 
     def finish(self) -> list[Track]:
         """End every track; returns all tracks in order of appearance."""
@@ -224,6 +215,8 @@ class Tracker:
             fx1, fy1, fx2, fy2 = face.box
             track.box = (min(x1, fx1), min(y1, fy1), max(x2, fx2), max(y2, fy2))
             track.detectors.add(face.detector)
+            if track.face is not None and track.face.landmarks is None:
+                track.face = face
             return
         gap = frame - track.last_seen
         ox, oy = (track.box[0] + track.box[2]) / 2, (track.box[1] + track.box[3]) / 2
@@ -234,6 +227,7 @@ class Tracker:
         else:  # smoothed, so that one jittery box does not throw the guess off
             track.velocity = (0.5 * track.velocity[0] + 0.5 * vx, 0.5 * track.velocity[1] + 0.5 * vy)
         track.box = face.box
+        track.face = face
         track.last_seen = frame
         track.detections += 1
         track.detectors.add(face.detector)

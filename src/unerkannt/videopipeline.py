@@ -30,12 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from .anonymize import get_method
-from .anonymize.base import Method, enlarge_box
-from .consent.rule import consented_faces
+from .anonymize.base import Method
+from .core import FrameCore, Target
 from .detect import FaceDetector
-from .errors import AnonymizationError, DetectionError, UnerkanntError, UnsupportedFormatError, UsageError
-from .faces import COVERED, Face, covered
+from .errors import DetectionError, UnerkanntError, UnsupportedFormatError, UsageError
+from .faces import Face
 from .media.video import CONTAINERS, Frame, VideoReader, VideoWriter, check_clean_video
 from .media.write import atomic_output
 from .options import ProtectOptions
@@ -157,7 +156,7 @@ def protect_video(
     container = CONTAINERS.get(output.suffix.lower())
     if container is None:
         raise UnsupportedFormatError(f"cannot write a video named {output.suffix or 'without ending'}")
-    method = get_method(options.method)
+    core = FrameCore(options, consent_every=CONSENT_RECHECK, audit=False)
     every, check_every = detect_interval(options), verify_interval(options)
     with VideoReader(source, max_pixels=options.max_pixels, audio=options.keep_audio) as reader:
         info = reader.info
@@ -167,15 +166,13 @@ def protect_video(
         # last until the next run to become one track rather than a string of flickers.
         tracker = Tracker(hold=hold, hold_single=max(2 * every, check_every if options.verify else 0))
         detector, verifier = video_models(detector, verifier, info.width, info.height)
-        run = _Run(method=method, options=options, tracker=tracker, backfill=min(hold, BACKFILL + every))
+        run = _Run(core=core, options=options, tracker=tracker, backfill=min(hold, BACKFILL + every))
         with atomic_output(output, overwrite=overwrite) as tmp:
             encoder = _Encoder(tmp, container=container, reader=reader, crf=options.crf)
             decoded: queue.Queue[Any] = queue.Queue(_QUEUE)
             stop = threading.Event()
             decoder = threading.Thread(target=_decode, args=(reader, decoded, stop), name="unerkannt-decode")
-            decoder.start()
-            encoder.start()
-            detect = _DetectorPool(detector, (verifier or detector) if options.verify else None)
+            detect: _DetectorPool | None = None
             pending: deque[tuple[Frame, Searched | None]] = deque()
             count = 0
 
@@ -183,7 +180,7 @@ def protect_video(
                 nonlocal count
                 # Between detector runs the fast profile trusts the tracks; the verifier
                 # runs with the detector.
-                detected = found[0].result if found is not None else None
+                detected = found[0].result if found is not None and found[0] is not None else None
                 checked = found[1].result if found is not None and found[1] is not None else None
                 for ready in run.frame(frame, detected, checked):
                     encoder.put(("frame", ready))
@@ -192,6 +189,11 @@ def protect_video(
                     progress(count, info.frames)
 
             try:
+                # Everything that starts a thread starts here, so that the finally below
+                # stops whatever started when a later part fails (a detector that cannot load).
+                decoder.start()
+                encoder.start()
+                detect = _DetectorPool(detector, (verifier or detector) if options.verify else None)
                 while True:
                     item = decoded.get()
                     if item is None:
@@ -203,7 +205,9 @@ def protect_video(
                         continue
                     searched = item.index % every == 0
                     checked = item.index % check_every == 0
-                    pending.append((item, detect.submit(item.image, checked) if searched else None))
+                    # ``detectors=()``: the caller chose the faces (manual boxes); no detector runs.
+                    search = searched and bool(options.detectors)
+                    pending.append((item, detect.submit(item.image, search=search, verify=checked)))
                     # Detection runs ahead on the worker threads; tracking and filling follow in order.
                     while len(pending) > detect.ahead:
                         process(*pending.popleft())
@@ -213,21 +217,23 @@ def protect_video(
                     encoder.put(("frame", ready))
                 encoder.finish()
             finally:
-                detect.close()
+                if detect is not None:
+                    detect.close()
                 stop.set()
                 encoder.abort_if_running()
                 with contextlib.suppress(queue.Empty):
                     while True:
                         decoded.get_nowait()
-                decoder.join()
+                if decoder.ident is not None:
+                    decoder.join()
             check_clean_video(tmp, audio=options.keep_audio and info.audio)
     tracks = tracker.finish()
-    warnings = list(run.warnings)
+    warnings = core.warnings
     if info.audio:
         warnings.append("audio kept unchanged: voices can identify people" if options.keep_audio else "audio dropped")
     if options.audit:
         warnings.append("the recognition audit applies to photos only: no face of the video was audited")
-    records = [_track_record(t, method) for t in tracks if t.first_face is not None]
+    records = [_track_record(t, core.method) for t in tracks if t.first_face is not None]
     seconds = time.perf_counter() - start
     log.info("protected %d frame(s), %d track(s) in %.2fs", count, len(tracks), seconds)
     return FileResult(
@@ -266,18 +272,15 @@ def _track_record(track: Track, method: Method) -> FaceRecord:
 
 
 class _Run:
-    """Per-frame work of one video: detect, track, fill, verify, look-ahead buffer."""
+    """Per-frame work of one video: feed the tracks, let the frame core protect, look-ahead buffer."""
 
-    def __init__(self, *, method: Method, options: ProtectOptions, tracker: Tracker, backfill: int) -> None:
-        self.method = method
-        self.options = options
+    def __init__(self, *, core: FrameCore, options: ProtectOptions, tracker: Tracker, backfill: int) -> None:
+        self.core = core
         self.tracker = tracker
         self.backfill = backfill
         self.buffer: deque[tuple[int, int, np.ndarray]] = deque()
-        self.warnings: list[str] = []
+        self.fill_unchecked = options.fill_unchecked
         self.unchecked = 0
-        #: Track id -> the frame in which the consent rule last refused its face.
-        self.refused: dict[int, int] = {}
         self.min_score = VIDEO_MIN_SCORE.get(options.profile, 0.0) if options.threshold is None else 0.0
 
     def frame(
@@ -291,65 +294,33 @@ class _Run:
         ``detected()`` gives the detector's faces (``None``: not searched, tracks only),
         ``checked()`` the verifier's faces on the same original frame (``None``: not checked).
         """
-        out = np.array(frame.image, copy=True)
         index = frame.index
         try:
             if detected is not None:
                 faces = [f for f in detected() if f.score >= self.min_score]
                 self._start_tracks(self.tracker.observe(index, faces), index)
-                if self.options.consent:
-                    self._consent(frame.image, faces, index)
-            regions = [self._apply(out, box, frame.image) for _, box in self.tracker.boxes(index)]
-            # A face left visible counts as handled: the verifier must not fill it.
-            height, width = out.shape[:2]
-            regions += [enlarge_box(t.box, self.options.enlarge, width, height) for t in self.tracker.shown(index)]
-            if checked is not None:
-                # Every face the verifier sees feeds the tracks (a face only it finds
-                # lives on between its runs); the ones no mask covers yet are filled now.
-                seen = checked()
-                missed = [f for f in seen if covered(f.box, regions) < COVERED]
+            seen = checked() if checked is not None else None
+            targets = [Target(box=box, face=face, key=t.id) for t, box, face in self.tracker.boxes(index)]
+            result = self.core.protect(frame.image, targets=targets, frame=index, checked=seen)
+            self.tracker.account(index, result.shown)
+            out = result.image
+            if seen is not None:
+                # Every face the verifier sees feeds the tracks: a face only it finds
+                # lives on between its runs.
                 self._start_tracks(self.tracker.observe(index, seen), index)
-                regions += [self._apply(out, f.box, frame.image) for f in missed]
         except DetectionError as exc:
-            if not self.options.fill_unchecked:
+            if not self.fill_unchecked:
                 raise DetectionError(f"frame {index}: {exc}") from exc
-            out[:] = 128
+            out = np.full_like(frame.image, 128)
             self.unchecked += 1
             if self.unchecked == 1:
-                self.warnings.append(f"frames that could not be checked were filled grey (first: {index}: {exc})")
+                self.core.warn(f"frames that could not be checked were filled grey (first: {index}: {exc})")
         self.buffer.append((index, frame.pts, out))
         ready = []
         while len(self.buffer) > self.backfill:
             i, pts, image = self.buffer.popleft()
             ready.append(Frame(i, pts, image))
         return ready
-
-    def _consent(self, image: np.ndarray, faces: list[Face], index: int) -> None:
-        """Leave visible, in this frame only, the faces the consent rule matches in it.
-
-        A face stays visible only in the frames in which it was detected and matched;
-        missed or unsearched frames mask it. A track the rule refused is checked again
-        only every :data:`CONSENT_RECHECK` frames (it stays masked meanwhile): the
-        recognizers cost far more than the detectors.
-        """
-        owners = {id(f): t for f in faces for t in self.tracker.active if t.last_seen == index and t.box == f.box}
-        candidates = []
-        for face in faces:
-            track = owners.get(id(face))
-            refused = self.refused.get(track.id) if track is not None else None
-            if refused is None or index - refused >= CONSENT_RECHECK:
-                candidates.append(face)
-        if not candidates:
-            return
-        visible = consented_faces(image, candidates, self.options.consent or "")
-        for i, face in enumerate(candidates):
-            track = owners.get(id(face))
-            if i in visible:
-                self.tracker.show(index, face.box, visible[i])
-                if track is not None:
-                    self.refused.pop(track.id, None)
-            elif track is not None:
-                self.refused[track.id] = index
 
     def flush(self) -> list[Frame]:
         ready = [Frame(i, pts, image) for i, pts, image in self.buffer]
@@ -362,20 +333,7 @@ class _Run:
             for i, _, image in self.buffer:
                 gap = index - i
                 if 0 < gap <= self.backfill:
-                    self._apply(image, _grown(track.box, 1.0 + GROW_PER_FRAME * gap))
-
-    def _apply(
-        self, image: np.ndarray, box: tuple[float, float, float, float], source: np.ndarray | None = None
-    ) -> tuple[int, int, int, int]:
-        height, width = image.shape[:2]
-        clipped = (max(0.0, box[0]), max(0.0, box[1]), min(float(width), box[2]), min(float(height), box[3]))
-        if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
-            return (0, 0, 0, 0)
-        try:
-            # The whole box: a face cut by the frame's edge is filled up to the edge.
-            return self.method.apply(image, box, enlarge=self.options.enlarge, source=source)
-        except Exception as exc:
-            raise AnonymizationError(f"cannot apply {self.method.name} to the face at {box}: {exc}") from exc
+                    self.core.hide(image, _grown(track.box, 1.0 + GROW_PER_FRAME * gap))
 
 
 def _grown(box: tuple[float, float, float, float], factor: float) -> tuple[float, float, float, float]:
@@ -384,8 +342,8 @@ def _grown(box: tuple[float, float, float, float], factor: float) -> tuple[float
     return (cx - hw, cy - hh, cx + hw, cy + hh)
 
 
-#: The futures of one searched frame: the detector's faces and the verifier's (or ``None``).
-Searched = tuple[Future[list[Face]], Future[list[Face]] | None]
+#: The futures of one frame: the detector's faces and the verifier's (each ``None`` when not run).
+Searched = tuple[Future[list[Face]] | None, Future[list[Face]] | None]
 
 
 class _DetectorPool:
@@ -418,10 +376,12 @@ class _DetectorPool:
         self.ahead = 2 * workers
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="unerkannt-detect")
 
-    def submit(self, image: np.ndarray, verify: bool = True) -> Searched:
-        """Start the detector on ``image``, and the verifier too when there is one and ``verify``."""
-        found = self._pool.submit(self._detect, 0, image)
-        return found, (self._pool.submit(self._detect, 1, image) if verify and len(self._free) > 1 else None)
+    def submit(self, image: np.ndarray, *, search: bool, verify: bool) -> Searched | None:
+        """Start the detector on ``image`` when ``search``, and the verifier too when there is
+        one and ``verify`` (only on searched frames); ``None`` when neither runs."""
+        found = self._pool.submit(self._detect, 0, image) if search else None
+        checked = self._pool.submit(self._detect, 1, image) if verify and len(self._free) > 1 else None
+        return (found, checked) if found is not None or checked is not None else None
 
     def _detect(self, which: int, image: np.ndarray) -> list[Face]:
         detector = self._free[which].get()

@@ -25,7 +25,7 @@ from ..detect import FaceDetector, MultiDetector
 from ..errors import UsageError
 from ..media import by_name, encode, read_image
 from ..options import ProtectOptions
-from ..pipeline import build_detector, build_verifier, protect_array
+from ..pipeline import build_detector, build_verifier, protect_frames
 from .errors import ServiceError
 
 log = logging.getLogger("unerkannt.service")
@@ -206,14 +206,10 @@ def protect_job(pool: Pool, path: Path, options: ProtectOptions, boxes: tuple[Bo
     options = options.evolve(manual_boxes=clip_boxes(boxes, width, height))
     fmt = by_name(options.format) if options.format else picture.format
     detector, verifier = pool.detectors(options)
-    faces = verify_found = 0
-    warnings = list(picture.warnings)
-    for i, frame in enumerate(picture.frames):
-        result = protect_array(frame, options=options, detector=detector, verifier=verifier, frame=i)
-        picture.frames[i] = result.image
-        faces += len(result.faces)
-        verify_found += sum(r.stage == "verify" for r in result.faces)
-        warnings.extend(result.warnings)
+    records, found = protect_frames(picture.frames, options=options, detector=detector, verifier=verifier)
+    faces = sum(r.action != "visible" for r in records)
+    verify_found = sum(r.stage == "verify" for r in records)
+    warnings = [*picture.warnings, *found]
     data, notes = encode(picture, fmt, quality=options.quality, keep_icc=options.keep_icc)
     warnings.extend(notes)
     log.info(
