@@ -46,8 +46,15 @@ EXPORTED = {
 
 def test_all_is_pinned() -> None:
     assert set(unerkannt.__all__) == EXPORTED
-    for name in unerkannt.__all__:
-        assert getattr(unerkannt, name) is not None
+    from importlib.metadata import version
+
+    assert unerkannt.__version__ == version("unerkannt")
+    for name in sorted(EXPORTED - {"__version__"}):
+        member = getattr(unerkannt, name)
+        # Each name is unerkannt's own function or class, under the name it is exported as.
+        assert callable(member) and member.__module__.startswith("unerkannt.") and member.__name__ == name, name
+        if name.endswith("Error"):
+            assert issubclass(member, unerkannt.UnerkanntError), name
 
 
 def test_import_loads_no_model_or_heavy_library() -> None:
