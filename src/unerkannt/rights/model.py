@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import UsageError
 from .data import Authority, Company, Directory
@@ -138,7 +138,6 @@ class Context:
     directory: Directory
     authority: Authority | None = None
     lead: Authority | None = None
-    caveats: list[str] = field(default_factory=list)
 
     @property
     def lang(self) -> str:
