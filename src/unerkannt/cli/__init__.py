@@ -21,7 +21,7 @@ from ..names import display
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("protect", "job", "detect", "info", "serve", "audit", "consent", "find")
+COMMANDS = ("protect", "job", "detect", "info", "serve", "audit", "consent", "find", "rights")
 
 
 def _parser() -> argparse.ArgumentParser:
