@@ -128,7 +128,7 @@ def test_fast_profile_detects_every_third_frame(clip: Path, tmp_path: Path) -> N
 def test_verifier_finds_what_the_detector_misses_between_its_runs(clip: Path, tmp_path: Path) -> None:
     # The detector sees nothing; the verifier (another family) runs on every k-th
     # original frame in the default profile, and the track covers the frames between.
-    from unerkannt.videopipeline import VERIFY_EVERY
+    from unerkannt.videoplan import VERIFY_EVERY
 
     every = VERIFY_EVERY["default"]
     assert every > 1
@@ -143,20 +143,21 @@ def test_verifier_finds_what_the_detector_misses_between_its_runs(clip: Path, tm
 
 def test_videos_run_the_8_bit_centerface_and_search_small_frames_enlarged() -> None:
     from unerkannt.detect import load_detector
-    from unerkannt.videopipeline import VERIFY_UPSCALE, video_models
+    from unerkannt.videoplan import VERIFY_UPSCALE, VideoPlan, video_models
 
     detector = load_detector("centerface", threshold=0.2, scales=(1.0, 2.0), threads=1)
     verifier = load_detector("yunet", threshold=0.5, scales=(1.0,))
-    quick, search = video_models(detector, verifier, 640, 360)
+    quick, search = video_models(detector, verifier)
     assert quick.name == "centerface-int8" and (quick.threshold, quick.scales, quick.threads) == (0.2, (1.0, 2.0), 1)
-    assert search is not None and search.name == "yunet" and search.scales == (VERIFY_UPSCALE,)
-    assert verifier.scales == (1.0,)  # the caller's verifier is left as it was
-    _, search = video_models(detector, verifier, 480, 270)
-    assert search is not None and search.scales == (VERIFY_UPSCALE,)
-    _, search = video_models(detector, verifier, 1280, 720)
-    assert search is verifier  # large enough as it is
+    assert search is verifier
     fake, none = FakeDetector([BOX]), None
-    assert video_models(fake, none, 640, 360) == (fake, None)  # fakes and multi-detectors as given
+    assert video_models(fake, none) == (fake, None)  # fakes and multi-detectors as given
+    options = ProtectOptions()
+    for (width, height), verify in (((640, 360), VERIFY_UPSCALE), ((480, 270), VERIFY_UPSCALE), ((1280, 720), 1.0)):
+        plan = VideoPlan(options, width=width, height=height, fps=30, scales=(1.0,))
+        # Small frames: the whole frame at its own size every frame, the verifier enlarged; no sweep.
+        assert plan.scales == (1.0,) and plan.verify_scale == verify and plan.tiles == []
+        assert plan.verifier_passes(0)[0].scales == (verify,)
 
 
 def test_thorough_profile_verifies_every_frame(clip: Path, tmp_path: Path) -> None:
@@ -501,7 +502,7 @@ def test_missing_consent_registry_fails_the_video_closed(clip: Path, tmp_path: P
 def test_default_video_floor_ignores_the_weakest_detections(clip: Path, tmp_path: Path) -> None:
     # At 0.08 (below the video floor of the default profile) a detection starts no track;
     # the thorough profile, or a threshold given by the user, keeps it.
-    from unerkannt.videopipeline import VIDEO_MIN_SCORE
+    from unerkannt.videoplan import VIDEO_MIN_SCORE
 
     weak = VIDEO_MIN_SCORE["default"] - 0.02
     out = tmp_path / "default.mp4"

@@ -10,6 +10,7 @@ detection the track ends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,11 +109,17 @@ class Tracker:
         The same for a track detected only once so far: most of those are false
         positives of a detector tuned for recall, and a long hold of each would cover
         much of the picture.
+    hold_for : callable, optional
+        ``hold_for(track) -> frames`` decides instead of the two above (a video's search
+        plan, which holds small faces until its sweep comes back).
     """
 
-    def __init__(self, *, hold: int, hold_single: int | None = None) -> None:
+    def __init__(
+        self, *, hold: int, hold_single: int | None = None, hold_for: Callable[[Track], int] | None = None
+    ) -> None:
         self.hold = max(0, hold)
         self.hold_single = self.hold if hold_single is None else max(0, min(hold_single, self.hold))
+        self.hold_for = hold_for or self._hold
         self.active: list[Track] = []
         self.ended: list[Track] = []
         self._next_id = 1
@@ -203,9 +210,11 @@ class Tracker:
     def _expire(self, frame: int) -> None:
         keep: list[Track] = []
         for track in self.active:
-            hold = self.hold if track.detections > 1 else self.hold_single
-            (keep if frame - track.last_seen <= hold else self.ended).append(track)
+            (keep if frame - track.last_seen <= self.hold_for(track) else self.ended).append(track)
         self.active = keep
+
+    def _hold(self, track: Track) -> int:
+        return self.hold if track.detections > 1 else self.hold_single
 
     @staticmethod
     def _update(track: Track, frame: int, face: Face) -> None:

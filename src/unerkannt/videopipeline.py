@@ -33,82 +33,25 @@ import numpy as np
 from .anonymize.base import Method
 from .core import FrameCore, Target
 from .detect import FaceDetector
+from .detect.base import Detector
 from .errors import DetectionError, UnerkanntError, UnsupportedFormatError, UsageError
-from .faces import Face
+from .faces import Face, merge_faces
 from .media.video import CONTAINERS, Frame, VideoReader, VideoWriter, check_clean_video
 from .media.write import atomic_output
 from .options import ProtectOptions
 from .results import FaceRecord, FileResult
 from .track import GROW_PER_FRAME, Track, Tracker
+from .videoplan import Pass, VideoPlan, video_models
 
 log = logging.getLogger(__name__)
 
-#: Seconds a mask stays on a face's guessed place after it was last detected.
-HOLD_SECONDS = 0.3
-#: Frames the fast profile lets pass between two detector runs (tracks fill the gaps).
-FAST_DETECT_EVERY = 3
-#: Searched frames per verifier run, per profile (default: every fourth frame, which
-#: keeps 640x360 at 30 fps faster than real time on two cores with the verifier at 2x;
-#: fast: every second searched frame, that is every sixth; tracks carry its finds over
-#: the frames between). Profiles not named here verify every searched frame.
-VERIFY_EVERY = {"default": 4, "fast": 2}
-#: Videos run these detectors in the place of the one named: the detector searches every
-#: frame, and the 8-bit CenterFace is about 1.7x faster at the same recall on the
-#: detection kit (bench/RESULTS.md). Photos keep the float model.
-VIDEO_MODELS = {"centerface": "centerface-int8"}
-#: The verifier searches frames enlarged until their shorter side has this many pixels,
-#: by at most :data:`VERIFY_UPSCALE`: in small frames (640x360) it then finds the small,
-#: blurred and turned faces that neither model finds at their own size.
-VERIFY_SIDE = 720
-VERIFY_UPSCALE = 2.0
-#: Lowest detector score that starts or feeds a track, per profile, when no threshold was
-#: given. Tracking covers a face in the frames where its score dips, so a video does not
-#: need the photo default's very low threshold (0.06), at which CenterFace also fires on
-#: hands and textures now and then: 0.1, the fast profile's threshold, left the leak rate
-#: of the video benchmark as it was and cut collateral from 23 % to 15 % (bench/RESULTS.md).
-VIDEO_MIN_SCORE = {"default": 0.1}
 #: Frames a track whose face the consent rule refused stays masked before it is checked again.
 CONSENT_RECHECK = 5
-#: Frames before a face's first detection that are masked too (plus the detection interval):
-#: detectors often see a face only some frames after it came into view.
-BACKFILL = 3
 #: Frames waiting between the stages.
 _QUEUE = 8
 
 #: ``progress(frames_done, frames_total_or_0)``, called after each frame.
 Progress = Callable[[int, int], None]
-
-
-def detect_interval(options: ProtectOptions) -> int:
-    """Frames between detector runs: ``options.detect_every``, else 1 (``fast``: 3)."""
-    if options.detect_every:
-        return options.detect_every
-    return FAST_DETECT_EVERY if options.profile == "fast" else 1
-
-
-def verify_interval(options: ProtectOptions) -> int:
-    """Frames between verifier runs (a multiple of :func:`detect_interval`)."""
-    return detect_interval(options) * VERIFY_EVERY.get(options.profile, 1)
-
-
-def video_models(
-    detector: FaceDetector, verifier: FaceDetector | None, width: int, height: int
-) -> tuple[FaceDetector, FaceDetector | None]:
-    """The detector and verifier a video of ``width`` x ``height`` runs (see :data:`VIDEO_MODELS`
-    and :data:`VERIFY_SIDE`); detectors that are not unerkannt's own are used as given."""
-    from .detect import load_detector
-    from .detect.base import Detector
-
-    if isinstance(detector, Detector) and detector.name in VIDEO_MODELS:
-        detector = load_detector(
-            VIDEO_MODELS[detector.name], threshold=detector.threshold, scales=detector.scales, threads=detector.threads
-        )
-    scale = min(VERIFY_UPSCALE, max(1.0, VERIFY_SIDE / max(1, min(width, height))))
-    if isinstance(verifier, Detector) and verifier.scales == (1.0,) and scale > 1.0:
-        enlarged = verifier.unloaded()  # the caller's model stays its own
-        enlarged.scales = (scale,)
-        verifier = enlarged
-    return detector, verifier
 
 
 def protect_video(
@@ -131,10 +74,12 @@ def protect_video(
     options : ProtectOptions
         ``keep_audio``, ``crf``, ``detect_every`` and ``fill_unchecked`` apply to video.
     detector : FaceDetector
-        unerkannt's CenterFace is replaced by its 8-bit build (:func:`video_models`).
+        unerkannt's CenterFace is replaced by its 8-bit build
+        (:func:`unerkannt.videoplan.video_models`). Searches follow
+        :class:`unerkannt.videoplan.VideoPlan` (whole frame, sweep, small faces).
     verifier : FaceDetector, optional
-        Checks the original frames every :func:`verify_interval` frames when
-        ``options.verify`` (small frames enlarged, :func:`video_models`); ``detector`` when ``None``.
+        Checks the original frames as the plan says when ``options.verify``;
+        ``detector`` when ``None``.
     overwrite : bool
     progress : callable, optional
         ``progress(frames_done, frames_total)`` (total ``0`` when unknown).
@@ -157,16 +102,14 @@ def protect_video(
     if container is None:
         raise UnsupportedFormatError(f"cannot write a video named {output.suffix or 'without ending'}")
     core = FrameCore(options, consent_every=CONSENT_RECHECK, audit=False)
-    every, check_every = detect_interval(options), verify_interval(options)
     with VideoReader(source, max_pixels=options.max_pixels, audio=options.keep_audio) as reader:
         info = reader.info
         fps = float(info.fps) if info.fps else 30.0
-        hold = max(round(HOLD_SECONDS * fps), 2 * every)
-        # A face only the verifier finds is seen once per verifier run: its track must
-        # last until the next run to become one track rather than a string of flickers.
-        tracker = Tracker(hold=hold, hold_single=max(2 * every, check_every if options.verify else 0))
-        detector, verifier = video_models(detector, verifier, info.width, info.height)
-        run = _Run(core=core, options=options, tracker=tracker, backfill=min(hold, BACKFILL + every))
+        detector, verifier = video_models(detector, verifier)
+        scales = detector.scales if isinstance(detector, Detector) else (1.0,)
+        plan = VideoPlan(options, width=info.width, height=info.height, fps=fps, scales=scales)
+        tracker = Tracker(hold=plan.hold, hold_single=plan.hold_single, hold_for=plan.hold_for)
+        run = _Run(core=core, options=options, tracker=tracker, plan=plan)
         with atomic_output(output, overwrite=overwrite) as tmp:
             encoder = _Encoder(tmp, container=container, reader=reader, crf=options.crf)
             decoded: queue.Queue[Any] = queue.Queue(_QUEUE)
@@ -203,11 +146,15 @@ def protect_video(
                     if not isinstance(item, Frame):
                         encoder.put(("audio", item))
                         continue
-                    searched = item.index % every == 0
-                    checked = item.index % check_every == 0
+                    index = item.index
                     # ``detectors=()``: the caller chose the faces (manual boxes); no detector runs.
-                    search = searched and bool(options.detectors)
-                    pending.append((item, detect.submit(item.image, search=search, verify=checked)))
+                    search = (
+                        plan.detector_passes(index, tracker.active)
+                        if plan.searched(index) and options.detectors
+                        else None
+                    )
+                    check = plan.verifier_passes(index) if plan.searched(index) and plan.verified(index) else None
+                    pending.append((item, detect.submit(item.image, search=search, verify=check)))
                     # Detection runs ahead on the worker threads; tracking and filling follow in order.
                     while len(pending) > detect.ahead:
                         process(*pending.popleft())
@@ -247,8 +194,7 @@ def protect_video(
             "frames": count,
             "fps": round(fps, 3),
             "duration": round(info.duration, 3),
-            "detect_every": every,
-            "verify_every": check_every if options.verify else 0,
+            **plan.to_json(),
             "audio": ("kept" if options.keep_audio else "dropped") if info.audio else "none",
             "frames_filled_unchecked": run.unchecked,
             "tracks": [t.to_json() for t in tracks],
@@ -274,14 +220,14 @@ def _track_record(track: Track, method: Method) -> FaceRecord:
 class _Run:
     """Per-frame work of one video: feed the tracks, let the frame core protect, look-ahead buffer."""
 
-    def __init__(self, *, core: FrameCore, options: ProtectOptions, tracker: Tracker, backfill: int) -> None:
+    def __init__(self, *, core: FrameCore, options: ProtectOptions, tracker: Tracker, plan: VideoPlan) -> None:
         self.core = core
         self.tracker = tracker
-        self.backfill = backfill
+        self.backfill = plan.backfill
         self.buffer: deque[tuple[int, int, np.ndarray]] = deque()
         self.fill_unchecked = options.fill_unchecked
         self.unchecked = 0
-        self.min_score = VIDEO_MIN_SCORE.get(options.profile, 0.0) if options.threshold is None else 0.0
+        self.min_score = plan.min_score
 
     def frame(
         self,
@@ -351,22 +297,21 @@ class _DetectorPool:
 
     A detector of unerkannt's own (:class:`unerkannt.detect.base.Detector`) is copied
     once per core, each copy with one inference thread: two frames at once use two
-    cores better than one frame on two threads. Any other detector (fakes, a merged
-    multi-detector) is called from one thread, in frame order.
+    cores better than one frame on two threads; it runs the passes of the plan. Any
+    other detector (fakes, a merged multi-detector) is called from one thread, in frame
+    order, on the whole frame.
     """
 
     def __init__(self, detector: FaceDetector, verifier: FaceDetector | None = None) -> None:
-        from .detect.base import Detector
-
         cores = len(os.sched_getaffinity(0))
         models = [detector] if verifier is None else [detector, verifier]
-        own = all(isinstance(m, Detector) for m in models) and cores > 1
-        workers = min(cores, 4) if own else 1
+        self._own = all(isinstance(m, Detector) for m in models)
+        workers = min(cores, 4) if self._own and cores > 1 else 1
         self._free: list[queue.Queue[FaceDetector]] = []
         for model in models:
             free: queue.Queue[FaceDetector] = queue.Queue()
             for _ in range(workers):
-                if own:
+                if self._own and workers > 1:
                     twin = model.unloaded()  # type: ignore[attr-defined]
                     twin.threads = 1
                     free.put(twin)
@@ -376,17 +321,20 @@ class _DetectorPool:
         self.ahead = 2 * workers
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="unerkannt-detect")
 
-    def submit(self, image: np.ndarray, *, search: bool, verify: bool) -> Searched | None:
-        """Start the detector on ``image`` when ``search``, and the verifier too when there is
-        one and ``verify`` (only on searched frames); ``None`` when neither runs."""
-        found = self._pool.submit(self._detect, 0, image) if search else None
-        checked = self._pool.submit(self._detect, 1, image) if verify and len(self._free) > 1 else None
+    def submit(self, image: np.ndarray, *, search: list[Pass] | None, verify: list[Pass] | None) -> Searched | None:
+        """Start the detector's ``search`` passes on ``image``, and the verifier's ``verify``
+        passes when there is a verifier; ``None`` when neither runs."""
+        found = self._pool.submit(self._detect, 0, image, search) if search else None
+        checked = self._pool.submit(self._detect, 1, image, verify) if verify and len(self._free) > 1 else None
         return (found, checked) if found is not None or checked is not None else None
 
-    def _detect(self, which: int, image: np.ndarray) -> list[Face]:
+    def _detect(self, which: int, image: np.ndarray, passes: list[Pass]) -> list[Face]:
         detector = self._free[which].get()
         try:
-            return detector.detect(image)
+            if not isinstance(detector, Detector):
+                return detector.detect(image)
+            faces = [f for p in passes for f in detector.search(image, scales=p.scales, region=p.region)]
+            return merge_faces(faces) if len(passes) > 1 else faces
         finally:
             self._free[which].put(detector)
 
@@ -503,18 +451,4 @@ class _Encoder:
                 pass
 
 
-__all__ = [
-    "BACKFILL",
-    "CONSENT_RECHECK",
-    "FAST_DETECT_EVERY",
-    "HOLD_SECONDS",
-    "VERIFY_EVERY",
-    "VERIFY_SIDE",
-    "VERIFY_UPSCALE",
-    "VIDEO_MIN_SCORE",
-    "VIDEO_MODELS",
-    "detect_interval",
-    "protect_video",
-    "verify_interval",
-    "video_models",
-]
+__all__ = ["CONSENT_RECHECK", "protect_video"]

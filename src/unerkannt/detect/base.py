@@ -51,7 +51,7 @@ class Detector(LazyModel, ABC):
         return f"{type(self).__name__}(threshold={self.threshold}, scales={self.scales})"
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        """Find faces in ``image``.
+        """Find faces in ``image`` at this detector's ``scales``.
 
         Parameters
         ----------
@@ -68,21 +68,61 @@ class Detector(LazyModel, ABC):
         DetectionError
             The model could not be loaded or inference failed.
         """
+        return self.search(image, scales=self.scales)
+
+    def search(
+        self,
+        image: np.ndarray,
+        *,
+        scales: tuple[float, ...],
+        region: tuple[int, int, int, int] | None = None,
+    ) -> list[Face]:
+        """Find faces in ``region`` of ``image`` (the whole image when ``None``) at ``scales``.
+
+        Parameters
+        ----------
+        image : (H, W, 3) uint8 ndarray
+            RGB pixels.
+        scales : tuple of float
+            Resize factors of the region; ``1.0`` searches it at its own resolution.
+        region : (x1, y1, x2, y2) int, optional
+            Pixel bounds (``x2``, ``y2`` exclusive), clipped to the image.
+
+        Returns
+        -------
+        list of Face
+            Boxes in pixels of ``image``, at or above ``threshold``, merged across scales
+            and tiles.
+
+        Raises
+        ------
+        DetectionError
+            The model could not be loaded or inference failed.
+        """
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise DetectionError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+        x0 = y0 = 0
+        if region is not None:
+            x0, y0 = max(0, region[0]), max(0, region[1])
+            image = image[y0 : max(y0, region[3]), x0 : max(x0, region[2])]
         height, width = image.shape[:2]
+        if height < 1 or width < 1:
+            return []
         faces: list[Face] = []
         try:
-            for scale in self.scales:
+            for scale in scales:
                 faces.extend(self._detect_scaled(image, scale))
-            if max(height, width) * max(self.scales) > MAX_TILE:
+            if max(height, width) * max(scales) > MAX_TILE:
                 # Tiles cut large faces; one pass over the whole image finds those.
                 faces.extend(self._detect_scaled(image, MAX_TILE / max(height, width)))
         except DetectionError:
             raise
         except Exception as exc:  # onnxruntime and OpenCV raise their own types
             raise DetectionError(f"{self.name} failed: {exc}") from exc
-        return merge_faces([f for f in faces if f.score >= self.threshold])
+        found = [f for f in faces if f.score >= self.threshold]
+        if x0 or y0:
+            found = [_moved(f, x0, y0) for f in found]
+        return merge_faces(found)
 
     def _detect_scaled(self, image: np.ndarray, scale: float) -> list[Face]:
         height, width = image.shape[:2]
@@ -145,6 +185,12 @@ def _tiles(image: np.ndarray):  # type: ignore[no-untyped-def]
         for ix in range(nx):
             x0 = min(ix * step, max(0, width - MAX_TILE))
             yield x0, y0, image[y0 : y0 + MAX_TILE, x0 : x0 + MAX_TILE]
+
+
+def _moved(face: Face, dx: int, dy: int) -> Face:
+    x1, y1, x2, y2 = face.box
+    landmarks = None if face.landmarks is None else tuple((x + dx, y + dy) for x, y in face.landmarks)
+    return Face(box=(x1 + dx, y1 + dy, x2 + dx, y2 + dy), score=face.score, detector=face.detector, landmarks=landmarks)
 
 
 def _clip(box: tuple[float, float, float, float], width: int, height: int) -> tuple[float, float, float, float]:
