@@ -131,7 +131,7 @@ def check_clean(data: bytes, fmt: Format, *, keep_icc: bool) -> None:
     """
     found: list[str] = []
     if fmt.pil_format == "JXL" and not data.startswith(b"\xff\x0a"):
-        found.append("a JPEG XL container (it can hold Exif and XMP boxes) instead of a bare codestream")
+        raise MetadataError("a JPEG XL container, which can hold Exif and XMP boxes, instead of a bare codestream")
     with Image.open(io.BytesIO(data)) as img:
         if img.format != fmt.pil_format:
             found.append(f"a {img.format} container instead of plain {fmt.pil_format}")
