@@ -469,6 +469,7 @@ def test_every_file_in_a_folder_is_accounted_for(tmp_path: Path, monkeypatch: py
     (root / "DCIM" / "notes.txt").write_text("lens cleaned")
     (root / "DCIM" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     (root / "DCIM" / "broken.jpg").write_text("not a picture")
+    (root / "DCIM" / "edit").write_bytes(b"8BPS\x00\x01" + bytes(100))  # a Photoshop file: faces, maybe
     os.mkfifo(root / "DCIM" / "pipe")
     out = tmp_path / "public"
 
@@ -476,7 +477,7 @@ def test_every_file_in_a_folder_is_accounted_for(tmp_path: Path, monkeypatch: py
         ["protect", str(root), "-o", str(out), "--workers", "1", "--json", "--report", str(tmp_path / "r.json")]
     )
 
-    assert code == 1  # broken.jpg failed
+    assert code == 1  # broken.jpg and the Photoshop file failed
     report = json.loads((tmp_path / "r.json").read_text())
     status = {os.path.relpath(f["input"], root): f["status"] for f in report["files"]}
     assert status == {
@@ -486,13 +487,16 @@ def test_every_file_in_a_folder_is_accounted_for(tmp_path: Path, monkeypatch: py
         "DCIM/IMG_0001.JPG": "protected",
         "DCIM/IMG_0002": "protected",
         "DCIM/broken.jpg": "failed",
+        "DCIM/edit": "failed",
         "DCIM/notes.txt": "skipped",
         "DCIM/pipe": "skipped",
     }
     reasons = {os.path.relpath(f["input"], root): f["warnings"] for f in report["files"] if f["status"] == "skipped"}
     assert reasons["DCIM/notes.txt"] == ["not a photo or video"]
     assert "hidden" in reasons[".thumbnails"][0]
-    assert report["summary"] == {"files": 8, "protected": 3, "failed": 1, "skipped": 4, "faces": 3}
+    errors = {os.path.relpath(f["input"], root): f["error"]["message"] for f in report["files"] if f["error"]}
+    assert "Photoshop" in errors["DCIM/edit"] and "not an image" in errors["DCIM/broken.jpg"]
+    assert report["summary"] == {"files": 9, "protected": 3, "failed": 2, "skipped": 4, "faces": 3}
     assert _leftovers(out) == ["DCIM", "DCIM/IMG_0001.DNG.jpg", "DCIM/IMG_0001.JPG", "DCIM/IMG_0002.jpg"]
     for name in _leftovers(out)[1:]:
         fmt = identify(out / name)

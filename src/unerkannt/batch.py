@@ -56,7 +56,9 @@ def plan(
     - content in an image format or video container is a photo or video, whatever
       its name (a JPEG named ``.txt`` or without an ending is protected, not skipped);
     - otherwise a photo or video name ending makes it one, and it is tried (a text
-      named ``.jpg`` fails with the reason);
+      named ``.jpg`` fails with the reason); so does an image format unerkannt does
+      not read (Photoshop, JPEG 2000, ...): such a file may show faces, so it fails
+      with the reason rather than being passed over;
     - otherwise it is skipped as not a photo or video, and so are hidden files and
       folders (names starting with ``.``; hidden folders are not searched), symbolic
       links to folders and anything but regular files;
@@ -133,7 +135,7 @@ def _walk(src: Path, out_real: Path) -> list[tuple[Path, str | None, bool]]:
 
 def _planned(path: Path, target: Path, fmt: Format | None, *, named: bool) -> tuple[Job, Path | None]:
     """The job for one file, and the name it takes when its natural one is taken."""
-    from .media.formats import HEAD
+    from .media.formats import HEAD, foreign
     from .media.video import container, is_video
 
     try:
@@ -143,13 +145,14 @@ def _planned(path: Path, target: Path, fmt: Format | None, *, named: bool) -> tu
             return Job(path, None, "not a regular file", skipped=True), None
         image = identify(path)
         with open(path, "rb") as handle:
-            video = container(handle.read(HEAD)) if image is None else None
+            head = handle.read(HEAD)
     except OSError as exc:
         return Job(path, None, f"the file cannot be read ({exc.strerror or exc})"), None
     if image is not None:
         if is_video(path):
             return Job(path, None, f"a {image.name} image named like a video ({path.suffix})"), None
         return _renamed(path, target, fmt or written_as(image))
+    video = container(head)
     if video is not None:
         if not is_video(path):
             return Job(path, None, f"a video ({video[1:]}) whose name does not end like one; name it *{video}"), None
@@ -157,8 +160,8 @@ def _planned(path: Path, target: Path, fmt: Format | None, *, named: bool) -> tu
     named_as = by_extension(path)
     if named_as is not None:
         return _renamed(path, target, fmt or written_as(named_as))
-    if is_video(path) or named:
-        return Job(path, target), None
+    if is_video(path) or named or foreign(head, path.suffix) is not None:
+        return Job(path, target), None  # tried: it fails with the reason (another image format, ...)
     return Job(path, None, "not a photo or video", skipped=True), None
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import CorruptFileError, ImageTooLargeError, InputError, UnsupportedFormatError
-from .formats import HEAD, Format, available, identify, written_as
+from .formats import HEAD, Format, available, foreign, identify, written_as
 from .picture import Picture
 
 log = logging.getLogger(__name__)
@@ -135,12 +135,16 @@ def _not_an_image(path: Path) -> str:
     from .video import container
 
     with path.open("rb") as handle:
-        ending = container(handle.read(HEAD))
+        head = handle.read(HEAD)
+    ending = container(head)
     if ending is not None:
         return (
             f"the file is a video ({ending[1:].upper()}) but its name does not end like one; "
             f"name it *{ending} to protect it"
         )
+    other = foreign(head, path.suffix)
+    if other is not None:
+        return f"not an image in a supported format: a {other} image (convert it to PNG or TIFF to protect it)"
     return "not an image in a supported format"
 
 

@@ -49,6 +49,20 @@ _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _NEW_SUBFILE_TYPE, _PHOTOMETRIC, _MAKE, _SUB_IFDS, _DNG_VERSION = 254, 262, 271, 330, 50706
 #: Photometric interpretations of sensor data: colour filter array, linear raw.
 _SENSOR_DATA = (32803, 34892)
+#: Still-image formats unerkannt does not read, by name endings and signatures: a file in
+#: one may show faces, so it fails with the reason instead of being skipped as no photo.
+FOREIGN: tuple[tuple[str, tuple[str, ...], tuple[tuple[int, bytes], ...]], ...] = (
+    ("Photoshop", (".psd", ".psb"), ((0, b"8BPS"),)),
+    ("JPEG 2000", (".jp2", ".j2k", ".jpx", ".jpf", ".j2c"), ((4, b"jP  "), (0, b"\xff\x4f\xff\x51"))),
+    ("OpenEXR", (".exr",), ((0, b"\x76\x2f\x31\x01"),)),
+    ("GIMP", (".xcf",), ((0, b"gimp xcf"),)),
+    ("Radiance HDR", (".hdr",), ((0, b"#?RADIANCE"), (0, b"#?RGBE"))),
+    ("Netpbm", (".ppm", ".pgm", ".pbm", ".pnm", ".pam"), ()),
+    ("SVG", (".svg", ".svgz"), ()),
+    ("Targa", (".tga",), ()),
+    ("Windows icon", (".ico", ".cur"), ()),
+    ("PCX", (".pcx",), ()),
+)
 #: ISO media brands that say "an image in a HEIF container" without naming the codec.
 _GENERIC_BRANDS = (b"mif1", b"mif2", b"mif3", b"msf1", b"miaf")
 
@@ -140,6 +154,14 @@ def identify(path: str | Path) -> Format | None:
         if fmt is None or fmt.name != "tiff":
             return fmt
         return _tiff_structured(handle, head, Path(path).suffix.lower())
+
+
+def foreign(head: bytes, suffix: str) -> str | None:
+    """The name of the still-image format unerkannt does not read that a file is in (by content or ending)."""
+    for name, endings, magic in FOREIGN:
+        if any(head[offset : offset + len(sig)] == sig for offset, sig in magic) or suffix.lower() in endings:
+            return name
+    return None
 
 
 def is_candidate(path: Path) -> bool:
@@ -263,6 +285,7 @@ __all__ = [
     "by_name",
     "by_pil_format",
     "by_signature",
+    "foreign",
     "formats",
     "identify",
     "is_candidate",
