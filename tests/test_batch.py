@@ -29,9 +29,10 @@ def test_folder_tree_is_mirrored(tmp_path: Path) -> None:
     rel = sorted(str(j.output.relative_to(tmp_path / "out")) for j in jobs if j.output)
     assert rel == ["a.jpg", "sub/b.png", "sub/deeper/c.webp"]
     report = run(jobs, options=ProtectOptions(), detector=FakeDetector([FACE_BOX]))
-    assert report.ok and report.summary() == {"files": 3, "protected": 3, "failed": 0, "faces": 3}
+    assert report.ok and report.summary() == {"files": 4, "protected": 3, "failed": 0, "skipped": 1, "faces": 3}
+    assert [f.status for f in report.files if f.input.endswith("notes.txt")] == ["skipped"]
     for j in jobs:
-        assert j.output is not None and j.output.is_file()
+        assert j.skipped or (j.output is not None and j.output.is_file())
 
 
 def test_format_option_changes_extension(tmp_path: Path) -> None:
@@ -40,13 +41,23 @@ def test_format_option_changes_extension(tmp_path: Path) -> None:
     assert {j.output.suffix for j in jobs if j.output} == {".png"}
 
 
-def test_two_inputs_for_one_output_are_refused(tmp_path: Path) -> None:
+def test_a_converted_file_steps_aside_for_one_already_named_so(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     for ext in ("png", "jpg"):
         Image.fromarray(textured()).save(tmp_path / "in" / f"x.{ext}")
     jobs = plan([tmp_path / "in"], tmp_path / "out", options=ProtectOptions(format="jpeg"))
-    assert sum(j.output is None for j in jobs) == 1
+    assert sorted(j.output.name for j in jobs if j.output) == ["x.jpg", "x.png.jpg"]
     report = run(jobs, options=ProtectOptions(format="jpeg"), detector=FakeDetector())
+    assert report.ok and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x.jpg", "x.png.jpg"]
+
+
+def test_two_inputs_for_one_output_are_refused(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(textured()).save(tmp_path / folder / "x.jpg")
+    jobs = plan([tmp_path / "a" / "x.jpg", tmp_path / "b" / "x.jpg"], tmp_path / "out", options=ProtectOptions())
+    assert sum(j.output is None for j in jobs) == 1
+    report = run(jobs, options=ProtectOptions(), detector=FakeDetector())
     assert [f.status for f in report.files].count("failed") == 1
 
 
@@ -57,7 +68,7 @@ def test_output_inside_input_is_refused_unless_asked(tmp_path: Path) -> None:
     jobs = plan([tmp_path / "in"], tmp_path / "in" / "public", options=ProtectOptions(), allow_inside_input=True)
     run(jobs, options=ProtectOptions(), detector=FakeDetector())
     again = plan([tmp_path / "in"], tmp_path / "in" / "public", options=ProtectOptions(), allow_inside_input=True)
-    assert len(again) == 3, "outputs inside the input folder are not picked up as inputs"
+    assert len([j for j in again if not j.skipped]) == 3, "outputs inside the input folder are not picked up as inputs"
 
 
 def test_missing_input_is_a_usage_error(tmp_path: Path) -> None:
@@ -71,7 +82,7 @@ def test_failures_are_reported_and_others_still_protected(tmp_path: Path) -> Non
     jobs = plan([tmp_path / "in"], tmp_path / "out", options=ProtectOptions())
     report = run(jobs, options=ProtectOptions(), detector=FakeDetector([FACE_BOX]))
     assert not report.ok
-    failed = [f for f in report.files if not f.ok]
+    failed = [f for f in report.files if f.status == "failed"]
     assert len(failed) == 1 and failed[0].error and failed[0].error["type"] == "corrupt"
     assert not (tmp_path / "out" / "sub" / "b.png").exists()
     assert (tmp_path / "out" / "a.jpg").exists()
@@ -98,5 +109,7 @@ def test_process_pool_gives_the_same_result_as_one_process(tmp_path: Path) -> No
     two = run(jobs2, options=options, workers=2)
     assert one.ok and two.ok
     for a, b in zip(jobs, jobs2, strict=True):
+        if a.skipped:
+            continue
         assert a.output is not None and b.output is not None
         assert a.output.read_bytes() == b.output.read_bytes()

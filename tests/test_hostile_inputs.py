@@ -271,15 +271,26 @@ def test_one_pixel_image(dirs: tuple[Path, Path], box: tuple[float, float, float
 # --- folders and names ----------------------------------------------------------------------
 
 
-def test_unknown_extension_not_picked_in_folders(dirs: tuple[Path, Path], fake: FakeDetector) -> None:
+def test_files_in_folders_are_told_by_content_and_every_one_is_accounted_for(
+    dirs: tuple[Path, Path], fake: FakeDetector
+) -> None:
+    # A JPEG not named like one is a photo: protected (named as what it is), never
+    # passed over; a text is skipped as not a photo or video, and says so.
     in_dir, out_dir = dirs
     save(textured(), in_dir / "photo.jpg", "jpeg")
-    (in_dir / "data.xyz").write_bytes(jpeg_bytes())  # a JPEG, but not named like one
+    (in_dir / "data.xyz").write_bytes(jpeg_bytes())
+    (in_dir / "IMG_0001").write_bytes(jpeg_bytes(seed=2))
     (in_dir / "README").write_text("hello")
     jobs = plan([in_dir], out_dir, options=ProtectOptions())
-    assert [j.source.name for j in jobs] == ["photo.jpg"]
-    assert run(jobs, options=ProtectOptions(), detector=fake).ok
-    assert leftovers(out_dir) == ["photo.jpg"]
+    assert [j.source.name for j in jobs] == ["IMG_0001", "README", "data.xyz", "photo.jpg"]
+    report = run(jobs, options=ProtectOptions(), detector=fake)
+    assert report.ok
+    status = {Path(f.input).name: f.status for f in report.files}
+    assert status == {"photo.jpg": "protected", "data.xyz": "protected", "IMG_0001": "protected", "README": "skipped"}
+    assert report.summary() == {"files": 4, "protected": 3, "failed": 0, "skipped": 1, "faces": 3}
+    assert leftovers(out_dir) == ["IMG_0001.jpg", "data.xyz.jpg", "photo.jpg"]
+    with Image.open(out_dir / "data.xyz.jpg") as img:
+        assert img.format == "JPEG"
 
 
 def test_symlink_out_of_the_input_tree_is_refused(tmp_path: Path, dirs: tuple[Path, Path], fake: FakeDetector) -> None:

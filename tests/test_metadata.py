@@ -571,3 +571,48 @@ def test_check_clean_refuses_unknown_png_chunks() -> None:
         assert img.size[0] == WIDTH
     with pytest.raises(MetadataError):
         check_clean(tainted, by_name("png"), keep_icc=False)
+
+
+# --- camera raw and JPEG XL ---------------------------------------------------------------
+
+
+def test_raw_file_metadata_does_not_reach_its_jpeg(tmp_path: Path, exe: str, fake: FakeDetector) -> None:
+    from _camera import make_dng
+
+    src = make_dng(textured(), tmp_path / "IMG_0001.dng")
+    exiftool_write(exe, src, *EXIFTOOL_ARGS, "-IFD0:Make=Canon", f"-IFD0:Model={MODEL}", f"-Artist={OWNER}")
+    tags = exiftool_tags(exe, src)
+    assert _has(tags, "IFD0:Model", MODEL) and any("GPSLatitude" in k for k in tags)
+    assert _has(tags, "ExifIFD:SerialNumber", SERIAL) or any(SERIAL in str(v) for v in tags.values())
+    out = tmp_path / "out" / "IMG_0001.jpg"
+    _protect(src, out, fake)
+    assert_clean(exe, out, fmt="jpeg")
+
+
+def test_jpeg_xl_output_is_a_bare_codestream_without_metadata(tmp_path: Path, exe: str, fake: FakeDetector) -> None:
+    pytest.importorskip("pillow_jxl")
+    src = loaded_jpeg(exe, tmp_path / "in.jpg")
+    out = tmp_path / "out.jxl"
+    _protect(src, out, fake, format="jxl")
+    data = out.read_bytes()
+    assert data[:2] == b"\xff\x0a", "a JPEG XL container, which can hold Exif and XMP boxes"
+    found = [s for s in SECRETS if s.encode() in data]
+    assert found == []
+    tags = {k for k in exiftool_tags(exe, out) if not k.startswith("System:")}
+    assert tags <= {
+        "ExifTool:ExifToolVersion",
+        "File:FileType",
+        "File:FileTypeExtension",
+        "File:MIMEType",
+        "File:ImageWidth",
+        "File:ImageHeight",
+        "Composite:ImageSize",
+        "Composite:Megapixels",
+    }, tags
+    # The same codestream in a container (signature, ftyp and jxlc boxes) is refused.
+    boxed = b"\x00\x00\x00\x0cJXL \r\n\x87\n" + struct.pack(">I4s4sI4s", 20, b"ftyp", b"jxl ", 0, b"jxl ")
+    boxed += struct.pack(">I4s", 8 + len(data), b"jxlc") + data
+    with Image.open(io.BytesIO(boxed)) as img:
+        assert img.size == (WIDTH, 80)
+    with pytest.raises(MetadataError, match="container"):
+        check_clean(boxed, by_name("jxl"), keep_icc=False)

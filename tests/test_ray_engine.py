@@ -167,7 +167,7 @@ def test_cli_engine_ray_with_a_job(
     assert main([*argv, "--json"]) == 1
     captured = capsys.readouterr()
     report = json.loads(captured.out)
-    assert report["summary"] == {"files": 2, "protected": 1, "failed": 1, "faces": 1}
+    assert report["summary"] == {"files": 2, "protected": 1, "failed": 1, "skipped": 0, "faces": 1}
     assert "protected 1 of 2 file(s)" in captured.err
     assert sorted(p.name for p in out.iterdir()) == ["astronaut.jpg"]
     assert status(job)["counts"] == {"pending": 0, "done": 1, "failed": 1, "files": 2}

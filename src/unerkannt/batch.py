@@ -6,18 +6,20 @@ import ctypes
 import logging
 import os
 import signal
+import stat
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 
 from .detect import FaceDetector
 from .errors import InputError, OutputError, UnerkanntError, UsageError
-from .media import by_name, is_candidate
+from .media import Format, by_extension, by_name, identify, written_as
 from .options import ProtectOptions
 from .pipeline import build_detector, build_verifier, failure, options_json, protect_file
 from .results import FileResult, Report
@@ -30,11 +32,17 @@ FrameProgress = Callable[[Path, int, int], None]
 
 @dataclass(frozen=True)
 class Job:
-    """One input file and where its protected copy goes (``None``: refused up front)."""
+    """One input file and where its protected copy goes.
+
+    ``output`` is ``None`` for a file that is not protected: refused up front
+    (``problem`` says why; it fails) or, with ``skipped``, left alone because it is
+    not a photo or video, or hidden (``problem`` says which).
+    """
 
     source: Path
     output: Path | None
     problem: str | None = None
+    skipped: bool = False
 
 
 def plan(
@@ -42,8 +50,25 @@ def plan(
 ) -> list[Job]:
     """Pair every input file with its output path.
 
-    Folders are searched recursively for files with image name endings and their
-    tree is mirrored below ``out_dir``; files named directly are always tried.
+    Folders are searched recursively and their tree is mirrored below ``out_dir``.
+    Every file in them is accounted for, by its content first:
+
+    - content in an image format or video container is a photo or video, whatever
+      its name (a JPEG named ``.txt`` or without an ending is protected, not skipped);
+    - otherwise a photo or video name ending makes it one, and it is tried (a text
+      named ``.jpg`` fails with the reason); so does an image format unerkannt does
+      not read (Photoshop, JPEG 2000, ...): such a file may show faces, so it fails
+      with the reason rather than being passed over;
+    - otherwise it is skipped as not a photo or video, and so are hidden files and
+      folders (names starting with ``.``; hidden folders are not searched), symbolic
+      links to folders and anything but regular files;
+    - a symbolic link to a file outside the input folder is refused (it fails).
+
+    Files named directly are always tried. The name of an output always ends as the
+    format written (``options.format``, else the content's; camera raw becomes JPEG):
+    ``IMG_1.CR2`` becomes ``IMG_1.jpg``, a BigTIFF ``scan.btf`` becomes ``scan.tif``.
+    Where two files would become one name that way (``IMG_1.CR2`` beside
+    ``IMG_1.JPG``), the renamed one keeps its whole name: ``IMG_1.CR2.jpg``.
 
     Raises
     ------
@@ -54,29 +79,120 @@ def plan(
     out_dir = Path(out_dir)
     out_real = Path(os.path.realpath(out_dir))
     fmt = by_name(options.format) if options.format else None
-    jobs: list[Job] = []
+    planned: list[tuple[Job, Path | None]] = []
     for raw in inputs:
         src = Path(raw)
         if not (src.exists() or src.is_symlink()):
             raise UsageError(f"input not found: {src}")
-        if src.is_dir():
-            root = Path(os.path.realpath(src))
-            if (out_real == root or root in out_real.parents) and not allow_inside_input:
-                raise UsageError(
-                    "the output folder is inside the input folder; choose another or pass --allow-inside-input"
-                )
-            for path in sorted(src.rglob("*")):
-                if path.is_dir() or not is_candidate(path):
-                    continue
-                real = Path(os.path.realpath(path))
-                if out_real == real or out_real in real.parents:
-                    continue
-                if path.is_symlink() and root not in real.parents:
-                    jobs.append(Job(path, None, "a symbolic link pointing outside the input folder"))
-                    continue
-                jobs.append(Job(path, _target(out_dir / path.relative_to(src), fmt)))
-        else:
-            jobs.append(Job(src, _target(out_dir / src.name, fmt)))
+        if not src.is_dir():
+            planned.append(_planned(src, out_dir / src.name, fmt, named=True))
+            continue
+        root = Path(os.path.realpath(src))
+        if (out_real == root or root in out_real.parents) and not allow_inside_input:
+            raise UsageError(
+                "the output folder is inside the input folder; choose another or pass --allow-inside-input"
+            )
+        for path, reason, skipped in _walk(src, out_real):
+            if reason is not None:
+                planned.append((Job(path, None, reason, skipped=skipped), None))
+                continue
+            real = Path(os.path.realpath(path))
+            if out_real == real or out_real in real.parents:
+                continue  # an output of ours, inside the input folder on request
+            if path.is_symlink() and root not in real.parents:
+                planned.append((Job(path, None, "a symbolic link pointing outside the input folder"), None))
+                continue
+            planned.append(_planned(path, out_dir / path.relative_to(src), fmt, named=False))
+    return _unique(planned)
+
+
+def _walk(src: Path, out_real: Path) -> list[tuple[Path, str | None, bool]]:
+    """Every file below ``src`` in path order: ``(path, reason, skipped)``.
+
+    ``reason`` is ``None`` for a file to look at, else why it is not: skipped unread
+    (``skipped``), or failed (a folder that cannot be read, whose files are unknown).
+    """
+    found: list[tuple[Path, str | None, bool]] = []
+
+    def unreadable(exc: OSError) -> None:
+        found.append((Path(exc.filename), f"a folder that cannot be read ({exc.strerror or exc})", False))
+
+    for top, dirs, files in os.walk(src, onerror=unreadable):
+        base = Path(top)
+        for name in list(dirs):
+            path = base / name
+            if Path(os.path.realpath(path)) == out_real:
+                dirs.remove(name)
+            elif name.startswith("."):
+                found.append((path, "a hidden folder (not searched)", True))
+                dirs.remove(name)
+            elif path.is_symlink():
+                found.append((path, "a symbolic link to a folder (not followed)", True))
+        for name in files:
+            found.append((base / name, "a hidden file" if name.startswith(".") else None, True))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _planned(path: Path, target: Path, fmt: Format | None, *, named: bool) -> tuple[Job, Path | None]:
+    """The job for one file, and the name it takes when its natural one is taken."""
+    from .media.formats import HEAD, foreign
+    from .media.video import container, is_video
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            if named:
+                return Job(path, target), None
+            return Job(path, None, "not a regular file", skipped=True), None
+        image = identify(path)
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD)
+    except OSError as exc:
+        return Job(path, None, f"the file cannot be read ({exc.strerror or exc})"), None
+    if image is not None:
+        if is_video(path):
+            return Job(path, None, f"a {image.name} image named like a video ({path.suffix})"), None
+        return _renamed(path, target, fmt or written_as(image))
+    video = container(head)
+    if video is not None:
+        if not is_video(path):
+            return Job(path, None, f"a video ({video[1:]}) whose name does not end like one; name it *{video}"), None
+        return Job(path, target), None
+    named_as = by_extension(path)
+    if named_as is not None:
+        return _renamed(path, target, fmt or written_as(named_as))
+    if is_video(path) or named or foreign(head, path.suffix) is not None:
+        return Job(path, target), None  # tried: it fails with the reason (another image format, ...)
+    return Job(path, None, "not a photo or video", skipped=True), None
+
+
+def _renamed(path: Path, target: Path, written: Format) -> tuple[Job, Path | None]:
+    """``target`` with the name ending of the format written, and the name to fall back to."""
+    if target.name.lower().endswith(written.extensions):
+        return Job(path, target), None
+    ending = written.extensions[0]
+    whole = target.with_name(target.name + ending)
+    if by_extension(target) is None:
+        return Job(path, whole), None  # "notes.txt" holding a JPEG: notes.txt.jpg
+    return Job(path, target.with_suffix(ending)), whole
+
+
+def _unique(planned: list[tuple[Job, Path | None]]) -> list[Job]:
+    """Refuse outputs that would replace an input or another output; renamed files step aside first.
+
+    Names that differ only in case count as one there: they are one file on the file
+    systems of memory cards, macOS and Windows.
+    """
+
+    def folded(path: Path) -> str:
+        return os.path.realpath(path).casefold()
+
+    taken = Counter(folded(job.output) for job, _ in planned if job.output is not None)
+    jobs = [
+        replace(job, output=whole)
+        if job.output is not None and whole is not None and taken[folded(job.output)] > 1
+        else job
+        for job, whole in planned
+    ]
     seen: dict[str, Path] = {}
     sources = {os.path.realpath(j.source) for j in jobs}
     checked = []
@@ -93,13 +209,6 @@ def plan(
             seen[key] = job.source
             checked.append(job)
     return checked
-
-
-def _target(path: Path, fmt) -> Path:  # type: ignore[no-untyped-def]
-    from .media.video import is_video
-
-    # --format names image formats; a video keeps its container.
-    return path.with_suffix(fmt.extensions[0]) if fmt is not None and not is_video(path) else path
 
 
 #: Where the files of a run are protected: this machine's process pool, or Ray (``unerkannt[ray]``).
@@ -162,6 +271,8 @@ def run_one(
     ``frame_progress(path, frames_done, frames_total)`` follows the frames of a video.
     """
     start = time.perf_counter()
+    if job.skipped:
+        return FileResult.skip(job.source, job.problem or "not a photo or video")
     if job.output is None:
         return failure(job.source, UsageError(job.problem or "refused"))
     try:

@@ -50,8 +50,10 @@ class ProtectedImage:
 class FileResult:
     """The outcome for one input file.
 
-    ``status`` is ``"protected"`` (``output`` written) or ``"failed"`` (nothing
-    written; ``error`` says why). ``video`` summarizes a video (frames, audio policy,
+    ``status`` is ``"protected"`` (``output`` written), ``"failed"`` (nothing
+    written; ``error`` says why) or ``"skipped"`` (a file in an input folder that is
+    not a photo or video, or hidden; ``warnings`` says which; nothing written, and
+    nothing needed protecting). ``video`` summarizes a video (frames, audio policy,
     per-track frame and box counts); ``None`` for images.
     """
 
@@ -66,7 +68,18 @@ class FileResult:
 
     @property
     def ok(self) -> bool:
+        """The file was protected."""
         return self.status == "protected"
+
+    @property
+    def skipped(self) -> bool:
+        """The file was left alone: not a photo or video (or hidden)."""
+        return self.status == "skipped"
+
+    @classmethod
+    def skip(cls, source: object, reason: str) -> FileResult:
+        """The result for a file that is not a photo or video (``reason`` says why it was left alone)."""
+        return cls(input=str(source), output=None, status="skipped", warnings=[reason])
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -93,14 +106,18 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return all(f.ok for f in self.files)
+        """Every file was protected or skipped (not a photo or video); none failed."""
+        return all(f.ok or f.skipped for f in self.files)
 
     def summary(self) -> dict[str, int]:
+        """Counts: ``files`` (all), ``protected``, ``failed``, ``skipped`` and ``faces``."""
         protected = sum(f.ok for f in self.files)
+        skipped = sum(f.skipped for f in self.files)
         return {
             "files": len(self.files),
             "protected": protected,
-            "failed": len(self.files) - protected,
+            "failed": len(self.files) - protected - skipped,
+            "skipped": skipped,
             "faces": sum(len(f.faces) for f in self.files),
         }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import textwrap
 from typing import Any
 
 from .. import __version__
@@ -21,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from ..detect import DETECTORS
     from ..detect.centerface import MODEL, MODEL_INT8
     from ..detect.yunet import model_path
-    from ..media import formats
+    from ..media.formats import available, formats
 
     print(f"unerkannt {__version__}")
     print("detectors:")
@@ -53,9 +54,16 @@ def run(args: argparse.Namespace) -> int:
     print("methods:")
     for name in METHODS:
         print(f"  {name:<11} {'weaker than fill' if get_method(name).weak else 'irreversible (default)'}")
-    heif = importlib.util.find_spec("pillow_heif") is not None
     print("formats:")
     for fmt in formats().values():
-        ok = heif if fmt.name == "heif" else True
-        print(f"  {fmt.name:<11} {' '.join(fmt.extensions):<26} {'yes' if ok else 'no (pillow-heif missing)'}")
+        if not available(fmt):
+            state = f"no ({fmt.plugin} missing: {fmt.install})"
+        elif not fmt.writable:
+            state = f"read only (LibRaw), written as {fmt.output.upper()}"
+        else:
+            state = "yes"
+        lines = textwrap.wrap(" ".join(fmt.extensions), 38) or [""]
+        print(f"  {fmt.name:<14} {lines[0]:<38} {state}")
+        for more in lines[1:]:
+            print(f"  {'':<14} {more}")
     return EXIT_OK

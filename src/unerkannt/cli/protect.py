@@ -24,7 +24,7 @@ WEAK_WARNING = (
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     from ..anonymize import METHODS
     from ..batch import ENGINES
-    from ..media import formats
+    from ..media import writable
 
     p: argparse.ArgumentParser = sub.add_parser(
         "protect",
@@ -48,7 +48,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--audit", action="store_true", help="check outputs with both recognizers; refill or fail what still matches"
     )
-    p.add_argument("--format", choices=list(formats()), help="output format (default: the input's)")
+    p.add_argument(
+        "--format", choices=list(writable()), help="output format (default: the input's; JPEG for camera raw)"
+    )
     p.add_argument("--quality", type=int, default=90, metavar="Q", help="quality of lossy formats, 1-100 (default: 90)")
     p.add_argument("--keep-icc", action="store_true", help="keep the ICC colour profile (no other metadata is kept)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N", help="refuse larger images")
@@ -131,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     def progress(result: FileResult) -> None:
         if bar is not None:
             bar.update(1)
-        if not result.ok and not args.json:
+        if not (result.ok or result.skipped or args.json):
             message = f"failed: {display(result.input)}: {display(result.error['message'] if result.error else '')}"
             if bar is not None:
                 bar.write(message, file=sys.stderr)
@@ -195,8 +197,9 @@ def run(args: argparse.Namespace) -> int:
         print()
     s = report.summary()
     print(
-        f"unerkannt: protected {s['protected']} of {s['files']} file(s), {s['faces']} face(s) hidden"
-        + (f"; {s['failed']} failed, no output written for them" if s["failed"] else ""),
+        f"unerkannt: protected {s['protected']} of {s['files'] - s['skipped']} file(s), {s['faces']} face(s) hidden"
+        + (f"; {s['failed']} failed, no output written for them" if s["failed"] else "")
+        + (f"; {s['skipped']} skipped (not a photo or video, or hidden)" if s["skipped"] else ""),
         file=sys.stderr,
     )
     if args.job:

@@ -16,11 +16,13 @@ class Picture:
     Attributes
     ----------
     frames : list of (H, W, 3) uint8 ndarray
-        RGB pixels of every frame, EXIF orientation already applied.
+        RGB pixels of every frame of the picture, oriented as displayed, the main
+        picture first. All of one size, except the pages of a document (TIFF).
     alphas : list of (H, W) uint8 ndarray or None
         Transparency of each frame, ``None`` where the frame has none.
     format : Format
-        The format the file was in.
+        The format the protected picture is written in unless another is asked for:
+        the file's own, or JPEG for formats unerkannt only reads (camera raw).
     greyscale : bool
         The source stored a single channel; written back as greyscale where the
         output format allows.
@@ -31,7 +33,8 @@ class Picture:
     loop : int or None
         Loop count of an animation (0 = forever).
     warnings : list of str
-        Conversions that changed what was stored (CMYK, 16-bit, ...).
+        Conversions that changed what was stored (CMYK, 16-bit, ...), pictures of
+        the file left out (previews, thumbnails) and harmless damage found.
     """
 
     frames: list[np.ndarray]
@@ -45,6 +48,6 @@ class Picture:
 
     @property
     def size(self) -> tuple[int, int]:
-        """``(width, height)`` of the frames."""
+        """``(width, height)`` of the first frame (the main picture)."""
         height, width = self.frames[0].shape[:2]
         return width, height

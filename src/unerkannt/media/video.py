@@ -65,6 +65,33 @@ def is_video(path: str | Path) -> bool:
     return Path(path).suffix.lower() in CONTAINERS
 
 
+#: ISO media brands of videos (MP4, QuickTime, 3GP, M4V); still-image brands (HEIF, AVIF, CR3) are not here.
+_MP4_BRANDS = {
+    b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4V ", b"M4VH", b"M4VP",
+    b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"3g2b", b"3g2c", b"dash", b"mmp4", b"MSNV", b"XAVC", b"f4v ",
+}  # fmt: skip
+
+
+def container(head: bytes) -> str | None:
+    """The name ending of the video container a file starting with ``head`` is in (``None``: no video).
+
+    Tells MP4 and QuickTime (by their ``ftyp`` brand), Matroska and WebM (EBML) and AVI
+    (RIFF) apart from everything else, images in ISO media boxes included.
+    """
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return ".mov"
+        return ".mp4" if brand in _MP4_BRANDS else None
+    if head[4:8] in (b"moov", b"mdat", b"wide") and int.from_bytes(head[:4], "big") >= 8:
+        return ".mov"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return ".webm" if b"webm" in head[:64] else ".mkv"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return ".avi"
+    return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class VideoInfo:
     """What is known about a video before decoding it.

@@ -9,13 +9,14 @@ import os
 import struct
 import tempfile
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from ..errors import MetadataError, OutputError, OutputExistsError
-from .formats import Format
+from .formats import Format, available, by_name
 from .picture import Picture
 from .read import register_plugins
 
@@ -61,13 +62,28 @@ def encode(picture: Picture, fmt: Format, *, quality: int, keep_icc: bool) -> tu
         The new file.
     notes : list of str
         Conversions the output format forced (alpha flattened, frames dropped, ...).
+
+    Raises
+    ------
+    OutputError
+        ``fmt`` is read only, cannot store pages of different sizes, or the encoder failed.
+    MetadataError
+        The encoded file holds metadata (see :func:`check_clean`).
     """
     register_plugins()
+    if not fmt.writable or not fmt.pil_format:
+        raise OutputError(f"unerkannt does not write {fmt.name} files")
+    if not available(fmt):
+        raise OutputError(f"writing {fmt.name} needs a plugin that is not installed: {fmt.install}")
     notes: list[str] = []
     frames = picture.frames
     if len(frames) > 1 and not fmt.animated:
         notes.append(f"{fmt.name} stores one frame: only the first of {len(frames)} was written")
         frames = frames[:1]
+    if not fmt.pages and any(f.shape[:2] != frames[0].shape[:2] for f in frames):
+        raise OutputError(
+            f"the {len(frames)} pages differ in size, which {fmt.name} cannot store; write them as TIFF (--format tiff)"
+        )
     images = []
     for i, rgb in enumerate(frames):
         alpha = picture.alphas[i]
@@ -114,13 +130,16 @@ def check_clean(data: bytes, fmt: Format, *, keep_icc: bool) -> None:
         Something else was found.
     """
     found: list[str] = []
+    if fmt.pil_format == "JXL" and not data.startswith(b"\xff\x0a"):
+        raise MetadataError("a JPEG XL container, which can hold Exif and XMP boxes, instead of a bare codestream")
     with Image.open(io.BytesIO(data)) as img:
         if img.format != fmt.pil_format:
             found.append(f"a {img.format} container instead of plain {fmt.pil_format}")
         if getattr(img, "n_frames", 1) > 1 and not fmt.animated:
             found.append("additional pictures")
         found += [key for key in _INFO_FORBIDDEN if img.info.get(key)]
-        if "icc_profile" in img.info and img.info["icc_profile"] and not keep_icc:
+        icc = img.info.get("icc_profile")
+        if icc and not keep_icc and not (fmt.pil_format == "JXL" and icc == _jxl_colour_profile(img.mode[0])):
             found.append("icc_profile")
         exif_tags = set(img.getexif().keys())
         if fmt.pil_format == "TIFF":
@@ -143,6 +162,17 @@ def check_clean(data: bytes, fmt: Format, *, keep_icc: bool) -> None:
         found += _heif_extras(data)
     if found:
         raise MetadataError(f"metadata would remain in the output: {', '.join(found)}")
+
+
+@cache
+def _jxl_colour_profile(mode: str) -> bytes:
+    """The ICC profile libjxl reports for a codestream that stores none (made from its header): ``mode`` L or R(GB)."""
+    buffer = io.BytesIO()
+    Image.new("L" if mode == "L" else "RGB", (8, 8)).save(
+        buffer, format="JXL", **by_name("jxl").save_options(quality=90)
+    )
+    with Image.open(buffer) as img:
+        return bytes(img.info.get("icc_profile") or b"")
 
 
 def _jpeg_end(data: bytes) -> int:
