@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from ..errors import CorruptFileError, ImageTooLargeError, InputError, UnsupportedFormatError
+from ..options import DEFAULT_MAX_FRAMES
 from .formats import Format, by_pil_format, by_signature, pil_formats
 from .picture import Picture
 
@@ -42,7 +43,7 @@ def register_plugins() -> None:
         _plugins_ready = True
 
 
-def read_image(path: str | Path, *, max_pixels: int) -> Picture:
+def read_image(path: str | Path, *, max_pixels: int, max_frames: int = DEFAULT_MAX_FRAMES) -> Picture:
     """Decode every frame of the image at ``path``.
 
     EXIF orientation is applied to the pixels; palette, greyscale, CMYK and 16-bit
@@ -56,7 +57,8 @@ def read_image(path: str | Path, *, max_pixels: int) -> Picture:
     CorruptFileError
         Empty, truncated or damaged.
     ImageTooLargeError
-        More than ``max_pixels`` pixels over all frames.
+        More than ``max_pixels`` pixels over all frames, or more than ``max_frames``
+        frames (both checked before any frame is decoded).
     """
     register_plugins()
     path = Path(path)
@@ -66,7 +68,7 @@ def read_image(path: str | Path, *, max_pixels: int) -> Picture:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with Image.open(path, formats=pil_formats()) as img:
-                picture = _decode(img, max_pixels=max_pixels)
+                picture = _decode(img, max_pixels=max_pixels, max_frames=max_frames)
         # Our own pixel limit was checked before decoding; other decoder warnings
         # (corrupt EXIF, ...) go into the report instead of the terminal.
         picture.warnings.extend(
@@ -111,12 +113,14 @@ def _signature(path: Path) -> Format | None:
         return None
 
 
-def _decode(img: Image.Image, *, max_pixels: int) -> Picture:
+def _decode(img: Image.Image, *, max_pixels: int, max_frames: int) -> Picture:
     fmt = by_pil_format(img.format or "")
     width, height = img.size
     n_frames = int(getattr(img, "n_frames", 1))
     if width < 1 or height < 1:
         raise CorruptFileError(f"the image has no pixels ({width}x{height})")
+    if n_frames > max_frames:
+        raise ImageTooLargeError(f"{n_frames} frames is over the limit of {max_frames:,} frames")
     if width * height * n_frames > max_pixels:
         raise ImageTooLargeError(
             f"{width}x{height} pixels x {n_frames} frame(s) is over the limit of {max_pixels:,} pixels"
