@@ -11,10 +11,16 @@ runs ``--clients`` threads that each post photos from ``--images`` to
 when clients outnumber workers + queue), unexpected errors (anything else; the
 target is 0) and the server's peak memory (VmHWM of the server process).
 
+``--slow-clients N`` adds N connections that send their body a byte a second for
+the whole run (an attack that once made every request answer 503): the table then
+also tells how those were answered (408 expected, once they fall below the minimum
+upload rate) while the normal clients go on being served.
+
 Usage (repository root, venv active)::
 
     python bench/serve_load.py                                   # 4 clients, 30 s
     python bench/serve_load.py --clients 8 --queue 2 --seconds 20
+    python bench/serve_load.py --clients 4 --slow-clients 10
 """
 
 from __future__ import annotations
@@ -54,6 +60,30 @@ def post(port: int, body: bytes, timeout: float) -> tuple[int, float]:
         conn.close()
 
 
+def trickle(port: int, stop_at: float, answers: list[int], lock: threading.Lock) -> None:
+    """One slow client: a byte a second of a 100 kB body until answered or the run ends."""
+    sock = socket.create_connection((LOOPBACK, port), timeout=1)
+    head = f"POST /v1/protect HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\nContent-Type: image/jpeg\r\n"
+    sock.sendall(f"{head}Content-Length: 100000\r\n\r\n".encode())
+    status = 0
+    try:
+        while time.monotonic() < stop_at:
+            try:
+                sock.sendall(b"\xff")
+                data = sock.recv(64)
+            except TimeoutError:
+                continue  # no answer yet: the next byte
+            except OSError:
+                break
+            if data.startswith(b"HTTP/"):
+                status = int(data.split(b" ", 2)[1])
+            break
+    finally:
+        sock.close()
+    with lock:
+        answers.append(status)
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -77,6 +107,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="server --workers")
     parser.add_argument("--queue", type=int, default=8, help="server --queue")
     parser.add_argument("--backoff", type=float, default=0.2, help="seconds a client waits after a 503 (0.2)")
+    parser.add_argument("--slow-clients", type=int, default=0, help="connections sending a byte a second (0)")
     args = parser.parse_args()
     files = sorted(p for p in args.images.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not files:
@@ -134,9 +165,13 @@ def main() -> int:
                 if status == 503:
                     time.sleep(args.backoff)
 
+        slow_answers: list[int] = []
         load_before = os.getloadavg()[0]
         start = time.monotonic()
-        threads = [threading.Thread(target=client) for _ in range(args.clients)]
+        threads = [
+            threading.Thread(target=trickle, args=(port, stop_at, slow_answers, lock)) for _ in range(args.slow_clients)
+        ]
+        threads += [threading.Thread(target=client) for _ in range(args.clients)]
         for t in threads:
             t.start()
         for t in threads:
@@ -148,13 +183,15 @@ def main() -> int:
         server.terminate()
         server.wait(10)
     print(
-        "| clients | workers + queue | seconds | requests | 200/s | p50 ms | p99 ms | 503 | unexpected | peak RSS MB |"
+        "| clients | slow clients | workers + queue | seconds | requests | 200/s | p50 ms | p99 ms | 503 "
+        "| unexpected | slow answered 408 | peak RSS MB |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
-        f"| {args.clients} | {args.workers} + {args.queue} | {wall:.1f} | {len(ok) + busy + len(unexpected)} "
-        f"| {len(ok) / wall:.1f} | {percentile(ok, 50) * 1000:.0f} | {percentile(ok, 99) * 1000:.0f} "
-        f"| {busy} | {len(unexpected)} | {rss:.0f} |"
+        f"| {args.clients} | {args.slow_clients} | {args.workers} + {args.queue} | {wall:.1f} "
+        f"| {len(ok) + busy + len(unexpected)} | {len(ok) / wall:.1f} | {percentile(ok, 50) * 1000:.0f} "
+        f"| {percentile(ok, 99) * 1000:.0f} | {busy} | {len(unexpected)} "
+        f"| {sum(s == 408 for s in slow_answers)} of {len(slow_answers)} | {rss:.0f} |"
     )
     if unexpected:
         print(f"unexpected: {sorted(set(unexpected))}", file=sys.stderr)

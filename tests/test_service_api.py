@@ -234,9 +234,9 @@ def test_request_timeout_is_503_and_cleans_up(temp_dir: Path) -> None:
         assert "retry-after" in r.headers
         detector.release.set()
         deadline = time.monotonic() + 5
-        while app.state.pool.busy and time.monotonic() < deadline:
+        while app.state.service.pool.busy and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert app.state.pool.busy == 0
+        assert app.state.service.pool.busy == 0
     assert list(temp_dir.iterdir()) == []
 
 

@@ -93,5 +93,8 @@ def test_concurrent_uploads_and_their_bytes_are_bounded(tmp_path: Path) -> None:
         first.close()
         second.close()
         server.wait_until(lambda: server.health()["uploads"] == 0)
+        # Their bytes were given back: 900 kB fit again (and are no image).
+        status, _, _ = server.request("POST", "/v1/protect", b"\x00" * 900_000, {"Content-Type": "image/jpeg"})
+        assert status == 415
         status, _, _ = server.request("POST", "/v1/protect", jpeg(), {"Content-Type": "image/jpeg"})
         assert status == 200

@@ -78,9 +78,7 @@ def create_app(config: ServiceConfig | None = None, *, detector: FaceDetector | 
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.config = config
     app.state.service = served
-    app.state.pool = served.pool
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:

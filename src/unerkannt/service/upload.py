@@ -18,10 +18,10 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError
@@ -50,7 +50,7 @@ class Upload:
 
     file: IO[bytes]
     size: int
-    _release: Any = field(repr=False)
+    _release: Callable[[], None] = field(repr=False)
 
     @property
     def path(self) -> Path:
@@ -208,7 +208,8 @@ class Uploads:
             yield chunk
 
 
-def _once(action: Any) -> Any:
+def _once(action: Callable[[], None]) -> Callable[[], None]:
+    """``action``, run on the first call only."""
     done = threading.Event()
 
     def run() -> None:
