@@ -37,7 +37,11 @@ class DetectQuery(BaseModel):
     detector: list[str] | None = Field(
         None,
         description="Detector to use; repeat the parameter for several, each once (default: centerface).",
-        json_schema_extra={"items": {"type": "string", "enum": list(DETECTORS)}},
+        json_schema_extra={
+            "items": {"type": "string", "enum": list(DETECTORS)},
+            "uniqueItems": True,
+            "maxItems": len(DETECTORS),
+        },
     )
     threshold: float | None = Field(
         None, gt=0.0, lt=1.0, description="Detector score threshold (default: the profile's)."
