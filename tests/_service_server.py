@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
-FACE_BOX = (40.0, 20.0, 80.0, 60.0)
 
 
 def free_port() -> int:
@@ -116,18 +115,17 @@ def start(
 
 
 def _main() -> int:
-    """``python _service_server.py DELAY serve ...``: ``unerkannt serve`` with a slow fake detector."""
-    import threading
-
+    """``python _service_server.py DELAY serve ...``: ``unerkannt serve`` with a slow fake detector,
+    run the way the command runs it (its option parsing and :func:`unerkannt.service.server.serve`)."""
     import numpy as np
 
+    from conftest import FACE_BOX
     from unerkannt.detect.fake import FakeDetector
 
     class SlowFake(FakeDetector):
         def __init__(self, delay: float) -> None:
             super().__init__([FACE_BOX])
             self.delay = delay
-            self.lock = threading.Lock()
 
         def detect(self, image: np.ndarray):  # type: ignore[no-untyped-def]
             time.sleep(self.delay)
