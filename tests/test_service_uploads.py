@@ -98,3 +98,8 @@ def test_concurrent_uploads_and_their_bytes_are_bounded(tmp_path: Path) -> None:
         assert status == 415
         status, _, _ = server.request("POST", "/v1/protect", jpeg(), {"Content-Type": "image/jpeg"})
         assert status == 200
+        # ... and no more than that: the budget is what it was at the start.
+        with open_upload(server, 900_000):
+            server.wait_until(lambda: server.health()["uploads"] == 1)
+            status, _, _ = server.request("POST", "/v1/protect", b"\x00" * 700_000, {"Content-Type": "image/jpeg"})
+            assert status == 503

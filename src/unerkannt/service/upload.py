@@ -135,8 +135,8 @@ class Uploads:
         held = 0
         file: IO[bytes] | None = None
         try:
+            self._reserve(expected or 0)
             held = expected or 0
-            self._reserve(held)
             file = self.spool.new_file()
             sink = (
                 _FormSink(file, config.max_upload_bytes, params.get(b"boundary", b""))
