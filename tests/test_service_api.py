@@ -39,7 +39,7 @@ def temp_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def client(temp_dir: Path) -> Iterator[TestClient]:
     app = create_app(ServiceConfig(temp_dir=str(temp_dir)), detector=FakeDetector([FACE_BOX]))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         yield c
     assert list(temp_dir.iterdir()) == []
 
@@ -171,7 +171,7 @@ def test_multipart_without_a_file_part_is_422(client: TestClient) -> None:
 
 def test_upload_size_limit_is_413(temp_dir: Path) -> None:
     app = create_app(ServiceConfig(temp_dir=str(temp_dir), max_upload_bytes=1000), detector=FakeDetector())
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         r = c.post("/v1/protect", content=jpeg())
         assert r.status_code == 413 and r.json()["error"]["type"] == "too-large"
         r = c.post("/v1/protect", files={"file": ("a.jpg", jpeg(), "image/jpeg")})
@@ -187,7 +187,7 @@ def test_upload_size_limit_is_413(temp_dir: Path) -> None:
 
 def test_pixel_limit_is_413(temp_dir: Path) -> None:
     app = create_app(ServiceConfig(temp_dir=str(temp_dir), max_pixels=5000), detector=FakeDetector())
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         r = c.post("/v1/protect", content=jpeg())
         assert r.status_code == 413 and r.json()["error"]["type"] == "too-large"
         assert c.post("/v1/detect", content=jpeg()).status_code == 413
@@ -209,7 +209,7 @@ class BlockingDetector(FakeDetector):
 def test_full_pool_is_503_with_retry_after(temp_dir: Path) -> None:
     detector = BlockingDetector()
     app = create_app(ServiceConfig(temp_dir=str(temp_dir), workers=1, queue=0, retry_after=3), detector=detector)
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         first: dict[str, int] = {}
         worker = threading.Thread(target=lambda: first.update(status=c.post("/v1/protect", content=jpeg()).status_code))
         worker.start()
@@ -228,21 +228,21 @@ def test_full_pool_is_503_with_retry_after(temp_dir: Path) -> None:
 def test_request_timeout_is_503_and_cleans_up(temp_dir: Path) -> None:
     detector = BlockingDetector()
     app = create_app(ServiceConfig(temp_dir=str(temp_dir), timeout=0.3), detector=detector)
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         r = c.post("/v1/protect", content=jpeg())
         assert r.status_code == 503 and r.json()["error"]["type"] == "timeout"
         assert "retry-after" in r.headers
         detector.release.set()
         deadline = time.monotonic() + 5
-        while app.state.pool.busy and time.monotonic() < deadline:
+        while app.state.service.pool.busy and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert app.state.pool.busy == 0
+        assert app.state.service.pool.busy == 0
     assert list(temp_dir.iterdir()) == []
 
 
 def test_detector_failure_is_a_500_without_an_image(temp_dir: Path) -> None:
     app = create_app(ServiceConfig(temp_dir=str(temp_dir)), detector=FakeDetector(fail=True))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         r = c.post("/v1/protect", content=jpeg())
         assert r.status_code == 500
         assert r.headers["content-type"] == "application/json"
@@ -252,7 +252,7 @@ def test_detector_failure_is_a_500_without_an_image(temp_dir: Path) -> None:
 
 def test_token_is_required_on_every_request(temp_dir: Path) -> None:
     app = create_app(ServiceConfig(temp_dir=str(temp_dir), token="s3cret"), detector=FakeDetector([FACE_BOX]))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         for method, path in (
             ("GET", "/"),
             ("GET", "/openapi.json"),
@@ -272,13 +272,13 @@ def test_token_is_required_on_every_request(temp_dir: Path) -> None:
 def test_no_cors_unless_configured(temp_dir: Path) -> None:
     headers = {"origin": "https://example.org", "access-control-request-method": "POST"}
     app = create_app(ServiceConfig(temp_dir=str(temp_dir)), detector=FakeDetector())
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         r = c.options("/v1/protect", headers=headers)
         assert "access-control-allow-origin" not in r.headers
     app = create_app(
         ServiceConfig(temp_dir=str(temp_dir), cors_origins=("https://example.org",)), detector=FakeDetector()
     )
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         r = c.options("/v1/protect", headers=headers)
         assert r.headers["access-control-allow-origin"] == "https://example.org"
 
@@ -323,7 +323,7 @@ def test_serve_is_a_cli_command() -> None:
 def test_audit_protects_then_checks_with_recognizers(temp_dir: Path) -> None:
     photo = (Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg").read_bytes()
     app = create_app(ServiceConfig(temp_dir=str(temp_dir)))
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         r = c.post("/v1/audit", content=photo)
         assert r.status_code == 200, r.text
         body = r.json()

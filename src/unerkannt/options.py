@@ -17,6 +17,10 @@ PROFILES: dict[str, tuple[tuple[float, ...], float]] = {
 #: The most pixels (width x height x frames) unerkannt decodes; protects against
 #: decompression bombs. 100 megapixels is a 12,000 x 8,000 panorama.
 DEFAULT_MAX_PIXELS = 100_000_000
+#: The most frames of an animated image unerkannt decodes: each is a detector run, so
+#: frames cost time even when they are tiny. 5,000 frames are over three minutes at 25 fps;
+#: longer animations are videos.
+DEFAULT_MAX_FRAMES = 5_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +62,8 @@ class ProtectOptions:
         Copy the ICC colour profile (the only metadata ever carried over).
     max_pixels : int
         Refuse images with more pixels than this (all frames counted).
+    max_frames : int
+        Refuse animated images with more frames than this, before decoding them.
     threads : int
         Inference threads per process; 0 lets the runtime choose.
     keep_audio : bool
@@ -91,6 +97,7 @@ class ProtectOptions:
     quality: int = 90
     keep_icc: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_frames: int = DEFAULT_MAX_FRAMES
     threads: int = 0
     keep_audio: bool = False
     crf: int = 20
@@ -113,6 +120,8 @@ class ProtectOptions:
             raise UsageError(f"scales must be between 0.1 and 8, not {self.scales}")
         if self.max_pixels < 1:
             raise UsageError("max_pixels must be positive")
+        if self.max_frames < 1:
+            raise UsageError("max_frames must be positive")
 
     @property
     def detection_scales(self) -> tuple[float, ...]:

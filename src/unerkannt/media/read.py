@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import CorruptFileError, ImageTooLargeError, InputError, UnsupportedFormatError
+from ..options import DEFAULT_MAX_FRAMES
 from .formats import HEAD, Format, available, foreign, identify, written_as
 from .picture import Picture
 
@@ -49,7 +50,7 @@ def register_plugins() -> None:
         _plugins_ready = True
 
 
-def read_image(path: str | Path, *, max_pixels: int) -> Picture:
+def read_image(path: str | Path, *, max_pixels: int, max_frames: int = DEFAULT_MAX_FRAMES) -> Picture:
     """Decode the picture in the image file at ``path``.
 
     The format is told by the content, not the name (:func:`~unerkannt.media.formats.identify`),
@@ -67,7 +68,8 @@ def read_image(path: str | Path, *, max_pixels: int) -> Picture:
     CorruptFileError
         Empty, truncated or damaged (also when only the decoder's warnings say so).
     ImageTooLargeError
-        More than ``max_pixels`` pixels over all frames of the picture.
+        More than ``max_pixels`` pixels over all frames of the picture, or more than
+        ``max_frames`` frames in the file (both checked before any frame is decoded).
     InputError
         Missing, a folder, or not readable.
     """
@@ -94,7 +96,7 @@ def read_image(path: str | Path, *, max_pixels: int) -> Picture:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with Image.open(path, formats=[fmt.pil_format, *fmt.also_reads]) as img:
-                picture = _decode(path, img, fmt, max_pixels=max_pixels)
+                picture = _decode(path, img, fmt, max_pixels=max_pixels, max_frames=max_frames)
         # Our own pixel limit was checked before decoding; other decoder warnings
         # (corrupt EXIF, ...) go into the report instead of the terminal.
         picture.warnings.extend(
@@ -148,11 +150,13 @@ def _not_an_image(path: Path) -> str:
     return "not an image in a supported format"
 
 
-def _decode(path: Path, img: Image.Image, fmt: Format, *, max_pixels: int) -> Picture:
+def _decode(path: Path, img: Image.Image, fmt: Format, *, max_pixels: int, max_frames: int) -> Picture:
     width, height = img.size
     if width < 1 or height < 1:
         raise CorruptFileError(f"the image has no pixels ({width}x{height})")
     count = int(getattr(img, "n_frames", 1))
+    if count > max_frames:
+        raise ImageTooLargeError(f"{count:,} frames is over the limit of {max_frames:,} frames")
     if width * height * count > max_pixels and type(fmt).select is Format.select:
         # All frames are kept and of one size: a many-frame bomb is refused before
         # the frames are looked at one by one.

@@ -1,18 +1,16 @@
-"""The bounded worker pool and the two jobs it runs: protect and detect.
+"""The bounded worker pool and the jobs it runs: protect, detect and audit.
 
-A request takes a slot before its body is read; when every worker is busy and
-the queue is full it is answered 503 at once, so load cannot pile uploads up in
-memory or on disk. The slot is given back, and the request's temporary folder
-deleted, when the job ends, also when the client stopped waiting (timeout).
+A request takes a work slot only once its body is received (:mod:`.upload`); when
+every worker is busy and the queue is full it is answered 503 at once. A job that
+runs longer than the timeout is cancelled: it stops at its next check, between
+frames or network runs, and its slot and upload are freed then. The upload is
+closed (and so gone) when the job ends, also when the client stopped waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -21,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..detect import FaceDetector, MultiDetector
+from ..detect import FaceDetector
 from ..errors import UsageError
 from ..media import by_name, encode, read_image
 from ..options import ProtectOptions
-from ..pipeline import build_detector, build_verifier, protect_frames
+from ..pipeline import protect_frames
 from .errors import ServiceError
+from .models import Cancelled, check, detector_named, detectors_for
+from .spool import Spool, path_of
 
 log = logging.getLogger("unerkannt.service")
 
@@ -72,33 +72,26 @@ class Detected:
 class Pool:
     """``workers`` threads and room for ``queue`` waiting requests.
 
-    Parameters
-    ----------
-    detector : FaceDetector or None
-        Used for every request (and for verification) when given, as in
-        :func:`unerkannt.protect`; otherwise each worker thread builds and keeps the
-        detectors the request's options name (OpenCV models are not shared between threads).
+    Every job gets a cancel event as its first argument: set when its request timed
+    out or the server stops, checked by the job between frames and by the detectors
+    between network runs (:mod:`.models`).
     """
 
-    def __init__(
-        self, *, workers: int, queue: int, timeout: float, retry_after: int, detector: FaceDetector | None
-    ) -> None:
+    def __init__(self, *, workers: int, queue: int, timeout: float, retry_after: int) -> None:
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
         self._capacity = workers + queue
         self._busy = 0
         self._lock = threading.Lock()
-        self._local = threading.local()
+        self._running: set[threading.Event] = set()
         self.timeout = timeout
         self.retry_after = retry_after
-        self.detector = detector
 
     @property
     def busy(self) -> int:
         return self._busy
 
-    def acquire(self) -> None:
-        """Take a slot, or raise the 503 that tells the client to come back."""
+    def _acquire(self, cancel: threading.Event) -> None:
         with self._lock:
             if self._busy >= self._capacity:
                 raise ServiceError(
@@ -108,105 +101,106 @@ class Pool:
                     headers={"Retry-After": str(self.retry_after)},
                 )
             self._busy += 1
+            self._running.add(cancel)
 
-    def release(self) -> None:
+    def _release(self, cancel: threading.Event) -> None:
         with self._lock:
             self._busy -= 1
+            self._running.discard(cancel)
 
     async def run(self, job: Callable[..., T], *args: Any, cleanup: Callable[[], None]) -> T:
-        """Run ``job(*args)`` on a worker; ``cleanup`` runs when it ends or never starts.
+        """Run ``job(cancel, *args)`` on a worker; ``cleanup`` runs when it ends or never starts.
 
-        The slot taken by :meth:`acquire` is released after ``cleanup``.
+        Raises
+        ------
+        ServiceError
+            503 when every worker is busy and the queue full, when the job took longer
+            than ``timeout`` (it is cancelled) or the server stops.
         """
+        cancel = threading.Event()
+        try:
+            self._acquire(cancel)
+        except BaseException:
+            cleanup()
+            raise
 
         def done(_: Future[T] | None) -> None:
             try:
                 cleanup()
             finally:
-                self.release()
+                self._release(cancel)
 
         try:
             with self._lock:
                 if self._executor is None:  # started on first use, again after a shutdown
                     self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="unerkannt-worker")
-                future = self._executor.submit(job, *args)
+                future = self._executor.submit(job, cancel, *args)
         except BaseException:
             done(None)
             raise
-        # Registered before asyncio's own callback, so the temporary folder is gone
-        # before the request handler resumes and answers.
+        # Registered before asyncio's own callback, so the upload is gone before the
+        # request handler resumes and answers.
         future.add_done_callback(done)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
         except TimeoutError:
-            log.warning("request timed out after %.0f s", self.timeout)
+            cancel.set()
+            log.warning("request timed out after %.0f s; its work stops", self.timeout)
             raise ServiceError(
                 503,
                 "timeout",
                 f"the image took longer than {self.timeout:g} s",
                 headers={"Retry-After": str(self.retry_after)},
             ) from None
+        except Cancelled:
+            raise ServiceError(503, "stopping", "the server is stopping", headers={"Retry-After": "5"}) from None
+        except asyncio.CancelledError:  # the server cancels the request
+            cancel.set()
+            raise
+
+    def stop(self) -> None:
+        """Cancel every job; they end at their next check."""
+        with self._lock:
+            running = list(self._running)
+        for cancel in running:
+            cancel.set()
 
     def shutdown(self) -> None:
-        """Stop the worker threads (queued jobs are cancelled, and cleaned up)."""
+        """Cancel every job and stop the worker threads (queued jobs are cancelled, and cleaned up)."""
+        self.stop()
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
 
-    def detectors(self, options: ProtectOptions) -> tuple[FaceDetector, FaceDetector | None]:
-        """The detector and verifier for ``options``, built once per worker thread."""
-        if not options.detectors:
-            verifier = (self.detector or self._cached(options, build_verifier)) if options.verify else None
-            return MultiDetector([]), verifier
-        if self.detector is not None:
-            return self.detector, None
-        detector = self._cached(options, build_detector)
-        return detector, self._cached(options, build_verifier) if options.verify else None
 
-    def cached_detector(self, names: tuple[str, ...], threshold: float) -> FaceDetector:
-        """The detectors ``names`` at ``threshold`` (default scales), built once per worker thread."""
-        detector: FaceDetector = self._cached(
-            ProtectOptions(detectors=names, threshold=threshold, verify=False), build_detector
-        )
-        return detector
-
-    def _cached(self, options: ProtectOptions, build: Callable[[ProtectOptions], Any]) -> Any:
-        cache: dict[tuple[Any, ...], Any] = self._local.__dict__.setdefault("cache", {})
-        if build is build_verifier:
-            key: tuple[Any, ...] = ("verify", options.verifier, options.verify_threshold)
-        else:
-            key = ("detect", options.detectors, options.detection_threshold, options.detection_scales)
-        if key not in cache:
-            if len(cache) >= 8:  # a few option sets per thread; the models are small
-                cache.clear()
-            cache[key] = build(options)
-        return cache[key]
-
-
-def new_workdir(parent: str | None) -> Path:
-    """A private temporary folder for one request."""
-    return Path(tempfile.mkdtemp(prefix="unerkannt-", dir=parent))
-
-
-def remove_workdir(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(path)
-
-
-def protect_job(pool: Pool, path: Path, options: ProtectOptions, boxes: tuple[Box, ...]) -> Protected:
+def protect_job(
+    cancel: threading.Event,
+    path: Path,
+    options: ProtectOptions,
+    boxes: tuple[Box, ...],
+    override: FaceDetector | None,
+) -> Protected:
     """Protect the image file at ``path``; the result stays in memory.
 
     ``boxes`` are faces named by the client: clipped to the image, refused (422)
-    when one lies wholly outside it.
+    when one lies wholly outside it. ``override`` replaces the detectors of ``options``.
+
+    Raises
+    ------
+    Cancelled
+        ``cancel`` was set; checked between frames and by the detectors.
     """
     start = time.perf_counter()
-    picture = read_image(path, max_pixels=options.max_pixels)
+    picture = read_image(path, max_pixels=options.max_pixels, max_frames=options.max_frames)
     width, height = picture.size
     options = options.evolve(manual_boxes=clip_boxes(boxes, width, height))
     fmt = by_name(options.format) if options.format else picture.format
-    detector, verifier = pool.detectors(options)
-    records, found = protect_frames(picture.frames, options=options, detector=detector, verifier=verifier)
+    detector, verifier = detectors_for(options, cancel, override=override)
+    records, found = protect_frames(
+        picture.frames, options=options, detector=detector, verifier=verifier, stop=lambda: check(cancel)
+    )
+    check(cancel)
     faces = sum(r.action != "visible" for r in records)
     verify_found = sum(r.stage == "verify" for r in records)
     warnings = [*picture.warnings, *found]
@@ -228,13 +222,14 @@ def protect_job(pool: Pool, path: Path, options: ProtectOptions, boxes: tuple[Bo
     )
 
 
-def detect_job(pool: Pool, path: Path, options: ProtectOptions) -> Detected:
+def detect_job(cancel: threading.Event, path: Path, options: ProtectOptions, override: FaceDetector | None) -> Detected:
     """The faces in every frame of the image file at ``path``."""
     start = time.perf_counter()
-    picture = read_image(path, max_pixels=options.max_pixels)
-    detector, _ = pool.detectors(options)
+    picture = read_image(path, max_pixels=options.max_pixels, max_frames=options.max_frames)
+    detector, _ = detectors_for(options.evolve(verify=False), cancel, override=override)
     faces: list[dict[str, Any]] = []
     for i, frame in enumerate(picture.frames):
+        check(cancel)
         faces.extend(dict(face.to_json(), frame=i) for face in detector.detect(frame))
     width, height = picture.size
     log.info(
@@ -252,32 +247,40 @@ def detect_job(pool: Pool, path: Path, options: ProtectOptions) -> Detected:
 _AUDIT_LOCK = threading.Lock()
 
 
-def audit_job(pool: Pool, path: Path, options: ProtectOptions, boxes: tuple[Box, ...]) -> dict[str, Any]:
+def audit_job(
+    cancel: threading.Event,
+    path: Path,
+    options: ProtectOptions,
+    boxes: tuple[Box, ...],
+    override: FaceDetector | None,
+    spool: Spool,
+) -> dict[str, Any]:
     """Protect the image at ``path`` as :func:`protect_job` does, then audit the result.
 
     The protected file is decoded again (what would be published, compression
-    included) and compared with the original's first frame by
-    :func:`unerkannt.auditing.audit_images`. Returns its JSON without file names, and
-    ``hidden``: the faces the protection hid.
+    included; from an anonymous file of ``spool``) and compared with the original's
+    first frame by :func:`unerkannt.auditing.audit_images`. Returns its JSON without
+    file names, and ``hidden``: the faces the protection hid.
     """
     from ..auditing import AuditOptions, audit_images
     from ..recognize import shared_recognizer
 
-    protected = protect_job(pool, path, options, boxes)
-    decoded = path.with_name("protected")
-    decoded.write_bytes(protected.data)
-    original = read_image(path, max_pixels=options.max_pixels).frames[0]
-    result_pixels = read_image(decoded, max_pixels=options.max_pixels).frames[0]
+    protected = protect_job(cancel, path, options, boxes, override)
+    original = read_image(path, max_pixels=options.max_pixels, max_frames=options.max_frames).frames[0]
+    with spool.new_file() as decoded:
+        decoded.write(protected.data)
+        decoded.flush()
+        result_pixels = read_image(path_of(decoded), max_pixels=options.max_pixels, max_frames=options.max_frames)
     audit = AuditOptions(max_pixels=options.max_pixels)
-    if pool.detector is not None:
-        detector = checker = pool.detector
-    else:
-        detector = pool.cached_detector(audit.detectors, audit.threshold)
-        checker = pool.cached_detector(audit.check_detectors, audit.check_threshold)
+    detector = detector_named(audit.detectors, audit.threshold, cancel, override=override)
+    checker = detector_named(audit.check_detectors, audit.check_threshold, cancel, override=override)
     start = time.perf_counter()
+    check(cancel)
     with _AUDIT_LOCK:
         recognizers = [shared_recognizer(name) for name in audit.recognizers]
-        result = audit_images(original, result_pixels, detector=detector, checker=checker, recognizers=recognizers)
+        result = audit_images(
+            original, result_pixels.frames[0], detector=detector, checker=checker, recognizers=recognizers
+        )
     data = result.to_json()
     data.pop("original", None)
     data.pop("protected", None)
