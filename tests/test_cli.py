@@ -76,3 +76,19 @@ def test_detect_lists_faces_as_json(tmp_path: Path) -> None:
     proc = _cli("detect", str(tmp_path / "p.png"), "--json", "--profile", "fast")
     assert proc.returncode == 0
     assert json.loads(proc.stdout)[0]["input"].endswith("p.png")
+
+
+def test_max_frames_refuses_a_long_animation_before_decoding_it(tmp_path: Path) -> None:
+    src = tmp_path / "anim.gif"
+    frames = [Image.fromarray(textured(seed=i)) for i in range(12)]
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=40)
+    out = tmp_path / "out"
+    result = _cli("protect", str(src), "-o", str(out), "--max-frames", "10", "--json")
+    assert result.returncode == 1
+    (entry,) = json.loads(result.stdout)["files"]
+    assert (
+        entry["status"] == "failed"
+        and entry["error"]["type"] == "too-large"
+        and "12 frames" in entry["error"]["message"]
+    )
+    assert not out.exists() or not any(out.iterdir())

@@ -171,7 +171,7 @@ def protect_file(
         )
     if os.path.realpath(source) == os.path.realpath(output):
         raise UsageError("the output would replace the input file; originals are never modified")
-    picture = read_image(source, max_pixels=options.max_pixels)
+    picture = read_image(source, max_pixels=options.max_pixels, max_frames=options.max_frames)
     fmt = by_name(options.format) if options.format else picture.format
     records, found = protect_frames(picture.frames, options=options, detector=detector, verifier=verifier)
     warnings = [*picture.warnings, *found]

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     for name in args.inputs:
         entry: dict[str, Any] = {"input": str(name)}
         try:
-            picture = read_image(name, max_pixels=options.max_pixels)
+            picture = read_image(name, max_pixels=options.max_pixels, max_frames=options.max_frames)
             entry["faces"] = [
                 dict(face.to_json(), frame=i) if i else face.to_json()
                 for i, frame in enumerate(picture.frames)

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..names import display
-from ..options import DEFAULT_MAX_PIXELS
+from ..options import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS
 from ..results import FileResult
 from . import EXIT_FAILED, EXIT_OK
 from ._common import add_detection_arguments, options_from
@@ -54,6 +54,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--quality", type=int, default=90, metavar="Q", help="quality of lossy formats, 1-100 (default: 90)")
     p.add_argument("--keep-icc", action="store_true", help="keep the ICC colour profile (no other metadata is kept)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N", help="refuse larger images")
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        default=DEFAULT_MAX_FRAMES,
+        metavar="N",
+        help=f"refuse animations with more frames (default: {DEFAULT_MAX_FRAMES:,})",
+    )
     p.add_argument("--keep-audio", action="store_true", help="videos: copy the audio unchanged (default: drop it)")
     p.add_argument("--crf", type=int, default=20, metavar="N", help="videos: quality, 0-51, lower is better (20)")
     p.add_argument(
@@ -99,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         quality=args.quality,
         keep_icc=args.keep_icc,
         max_pixels=args.max_pixels,
+        max_frames=args.max_frames,
         keep_audio=args.keep_audio,
         crf=args.crf,
         detect_every=args.detect_every,
