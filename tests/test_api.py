@@ -128,3 +128,15 @@ def test_protect_path_needs_output(tmp_path) -> None:  # type: ignore[no-untyped
 
     with pytest.raises(UsageError):
         unerkannt.protect(tmp_path / "x.jpg", detector=FakeDetector())
+
+
+def test_an_output_named_like_another_format_is_refused(tmp_path, photo) -> None:  # type: ignore[no-untyped-def]
+    from unerkannt.detect.fake import FakeDetector
+
+    with pytest.raises(UsageError, match="JPEG"):
+        unerkannt.protect(photo, tmp_path / "out.png", detector=FakeDetector([]))
+    assert not (tmp_path / "out.png").exists()
+    result = unerkannt.protect(
+        photo, tmp_path / "out.png", options=ProtectOptions(format="png"), detector=FakeDetector([])
+    )
+    assert result.ok and (tmp_path / "out.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # type: ignore[union-attr]

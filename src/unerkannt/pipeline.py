@@ -173,6 +173,12 @@ def protect_file(
         raise UsageError("the output would replace the input file; originals are never modified")
     picture = read_image(source, max_pixels=options.max_pixels, max_frames=options.max_frames)
     fmt = by_name(options.format) if options.format else picture.format
+    if output.suffix.lower() not in fmt.extensions:
+        # Content and name agree in every output (batch plans such names; callers of the API may not).
+        raise UsageError(
+            f"the output would be {fmt.name.upper()} but its name ends in {output.suffix or 'nothing'}; "
+            f"name it *{fmt.extensions[0]} or choose another format"
+        )
     records, found = protect_frames(picture.frames, options=options, detector=detector, verifier=verifier)
     warnings = [*picture.warnings, *found]
     data, notes = encode(picture, fmt, quality=options.quality, keep_icc=options.keep_icc)

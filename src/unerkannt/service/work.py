@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from ..detect import FaceDetector
 from ..errors import UsageError
 from ..media import by_name, encode, read_image
+from ..media.formats import available, writable
 from ..options import ProtectOptions
 from ..pipeline import protect_frames
 from .errors import ServiceError
@@ -32,17 +33,8 @@ log = logging.getLogger("unerkannt.service")
 
 T = TypeVar("T")
 
-#: Media types of the formats, for ``Content-Type``.
-MEDIA_TYPES = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "tiff": "image/tiff",
-    "bmp": "image/bmp",
-    "gif": "image/gif",
-    "heif": "image/heif",
-    "avif": "image/avif",
-}
+#: Media types of the formats the service can write here (``Content-Type``, ``format=`` choices).
+MEDIA_TYPES = {name: fmt.media_type for name, fmt in writable().items() if available(fmt)}
 
 Box = tuple[float, float, float, float]
 
