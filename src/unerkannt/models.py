@@ -45,8 +45,18 @@ class LazyModel:
         state["_model"] = None
         return state
 
+    @property
+    def model(self) -> Any:
+        """The loaded model, ``None`` until first use."""
+        return self._model
+
     def unloaded(self) -> Self:
         """A copy with the same settings, whose model loads on its own first use."""
+        return self.sharing(None)
+
+    def sharing(self, model: Any) -> Self:
+        """A copy with the same settings that uses ``model``, a loaded model of the same kind
+        (threads may share one; onnxruntime sessions may be run from several at once)."""
         twin = copy.copy(self)
-        twin._model = None
+        twin._model = model
         return twin

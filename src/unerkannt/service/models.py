@@ -71,16 +71,14 @@ class ModelCache:
         detector = load_detector(name, threshold=threshold, scales=scales)
         if not isinstance(detector, LazyModel):  # pragma: no cover - every registered detector is one
             return Checked(detector, cancel)
-        # A LazyModel keeps its loaded model in ``_model`` and loads only while that is None.
-        detector._model = _CheckedSession(self._session(name), cancel)
-        return detector
+        return detector.sharing(_CheckedSession(self._session(name), cancel))
 
     def _session(self, name: str) -> Any:
         with self._lock:  # one load per name: other threads wait for it rather than load their own
             if name not in self._sessions:
                 loader = load_detector(name, threshold=0.5, scales=(1.0,))
                 loader.detect(np.zeros((32, 32, 3), np.uint8))  # loads the network
-                self._sessions[name] = loader._model  # type: ignore[attr-defined]
+                self._sessions[name] = loader.model  # type: ignore[attr-defined]
             return self._sessions[name]
 
 
