@@ -8,6 +8,7 @@ temporary file is left in the output folder.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import functools
 import io
@@ -796,6 +797,22 @@ def test_the_worker_guard_publishes_nothing_once_the_run_is_gone(tmp_path: Path)
     assert worker.wait(timeout=30) == EXIT_ORPHANED
     assert worker.communicate()[0] == b""
     assert _files(tmp_path / "gone") == []
+
+
+def test_an_owner_is_only_judged_where_its_pid_means_it(tmp_path: Path) -> None:
+    from unerkannt.engines.worker import Owner
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    here = Owner.of(gone.pid, parent=False)
+    gone.wait()
+    assert not here.alive(), "a process that ended"
+    assert Owner.of(os.getpid(), parent=False).alive()
+    reused = dataclasses.replace(Owner.of(os.getpid(), parent=False), started="1")
+    assert not reused.alive(), "another process under the same pid"
+    # On another node or in another container of a Ray cluster, a worker cannot see its
+    # run: it must keep working (Ray stops the actors of a driver that is gone).
+    assert dataclasses.replace(here, where="another machine").alive()
+    assert not Owner.of(os.getpid(), parent=True).alive(), "not this process's parent"
 
 
 # --- fuzzing the decode-to-protect path ----------------------------------------------------

@@ -52,22 +52,23 @@ class Owner:
     """The process a worker works for: the run that started it.
 
     ``started`` (the start time in clock ticks after boot) tells the run from a later
-    process given the same ``pid``; ``boot`` (the kernel's boot id) tells this machine
-    from another one, where the owner cannot be seen. ``parent`` is true when the
-    workers are the owner's own child processes (the local pool). Pickles with the
-    arguments of the workers.
+    process given the same ``pid``; ``where`` (the kernel's boot id and process-id
+    namespace) tells the processes that see the owner under ``pid`` from those on
+    another machine or in another container, which cannot see it. ``parent`` is true
+    when the workers are the owner's own child processes (the local pool). Pickles with
+    the arguments of the workers.
     """
 
     pid: int
     started: str | None
-    boot: str | None
+    where: str | None
     parent: bool
 
     @classmethod
     def of(cls, pid: int, *, parent: bool) -> Owner:
         """The running process ``pid`` of this machine as an owner."""
         stat = _stat(pid)
-        return cls(pid=pid, started=stat[1] if stat else None, boot=_boot_id(), parent=parent)
+        return cls(pid=pid, started=stat[1] if stat else None, where=_where(), parent=parent)
 
     @classmethod
     def this_process(cls, *, parent: bool) -> Owner:
@@ -78,9 +79,9 @@ class Owner:
         if self.parent and os.getppid() != self.pid:
             # The kernel gives an orphan a new parent as soon as its parent dies.
             return False
-        if self.boot is None or self.boot != _boot_id():
-            # Without /proc, or on another node of a Ray cluster: Ray itself stops the
-            # actors of a driver that is gone.
+        if self.where is None or self.where != _where():
+            # Without /proc, or on another node or in another container of a Ray cluster:
+            # Ray itself stops the actors of a driver that is gone.
             return True
         stat = _stat(self.pid)
         return stat is not None and stat[0] not in ("Z", "X") and stat[1] == self.started
@@ -98,10 +99,11 @@ def _stat(pid: int) -> tuple[str, str] | None:
     return (fields[0], fields[19]) if len(fields) > 19 else None
 
 
-def _boot_id() -> str | None:
+def _where() -> str | None:
+    """This kernel's boot id and this process's pid namespace: where a pid means one process."""
     try:
         with open("/proc/sys/kernel/random/boot_id") as handle:
-            return handle.read().strip()
+            return f"{handle.read().strip()} {os.readlink('/proc/self/ns/pid')}"
     except OSError:
         return None
 
