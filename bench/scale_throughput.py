@@ -215,9 +215,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         child(args)
         return
+    from unerkannt.engines import ENGINES
+
     for spec in args.runs:
         engine, _, workers = spec.partition(":")
-        if engine not in ("local", "ray") or not workers.isdigit() or int(workers) < 1:
+        if engine not in ENGINES or not workers.isdigit() or int(workers) < 1:
             parser.error(f"--runs takes ENGINE:WORKERS such as ray:2, not {spec!r}")
     kit = list(args.kit.glob("*.jpg"))
     args.kit_size = len(kit)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from conftest import FACE_BOX, textured
 from unerkannt import ProtectOptions, UsageError
 from unerkannt.batch import plan, run
 from unerkannt.detect.fake import FakeDetector
+from unerkannt.engines import get_engine
 
 
 def _tree(root: Path) -> list[Path]:
@@ -113,3 +116,40 @@ def test_process_pool_gives_the_same_result_as_one_process(tmp_path: Path) -> No
             continue
         assert a.output is not None and b.output is not None
         assert a.output.read_bytes() == b.output.read_bytes()
+
+
+ENGINE_IMPORTS = """
+import json, sys
+import unerkannt.batch
+before = set(sys.modules)
+import unerkannt.engines.{name}
+print(json.dumps(sorted(m for m in set(sys.modules) - before if m.startswith(("unerkannt", "ray")))))
+"""
+
+
+@pytest.mark.parametrize(("name", "other"), [("local", "ray"), ("ray", "local")])
+def test_an_engine_imports_nothing_of_another(name: str, other: str) -> None:
+    if name == "ray":
+        pytest.importorskip("ray")
+    code = ENGINE_IMPORTS.format(name=name)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = json.loads(proc.stdout)
+    assert f"unerkannt.engines.{name}" in loaded
+    assert f"unerkannt.engines.{other}" not in loaded
+    if name == "local":
+        assert "ray" not in loaded, "the local engine loads no Ray"
+
+
+def test_batch_loads_no_engine_until_one_is_asked_for(tmp_path: Path) -> None:
+    code = (
+        "import sys, unerkannt.batch, unerkannt.jobs, unerkannt.api\n"
+        "print(sorted(m for m in sys.modules if m.startswith('unerkannt.engines.')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
+    with pytest.raises(UsageError, match="unknown engine 'spark'; choose from local, ray"):
+        get_engine("spark")
+    _tree(tmp_path / "in")
+    jobs = plan([tmp_path / "in"], tmp_path / "out", options=ProtectOptions())
+    report = get_engine("local").run(jobs, options=ProtectOptions(), detector=FakeDetector([FACE_BOX]))
+    assert [r.input for r in report.files] == [str(j.source) for j in jobs] and report.ok

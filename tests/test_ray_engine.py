@@ -20,10 +20,11 @@ import pytest
 from PIL import Image
 
 from conftest import FACE_BOX, ROOT, textured
-from unerkannt import ProtectOptions, UsageError, rayengine
+from unerkannt import ProtectOptions, UsageError
 from unerkannt.batch import Job, plan, run
 from unerkannt.cli import main
 from unerkannt.detect.fake import FakeDetector
+from unerkannt.engines import ray as ray_engine
 from unerkannt.faces import Face
 from unerkannt.jobs import status
 from unerkannt.results import FileResult
@@ -155,7 +156,7 @@ def test_refused_jobs_and_existing_outputs_fail_as_locally(tmp_path: Path, ray_i
 def test_cli_engine_ray_with_a_job(
     tmp_path: Path, ray_instance: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rayengine, "_quiet", False)
+    monkeypatch.setattr(ray_engine, "_quiet", False)
     monkeypatch.setenv("RAY_DATA_LOG_LEVEL", "ERROR")
     monkeypatch.setenv("RAY_BACKEND_LOG_LEVEL", "fatal")
     src = tmp_path / "in"
@@ -170,7 +171,7 @@ def test_cli_engine_ray_with_a_job(
     assert report["summary"] == {"files": 2, "protected": 1, "failed": 1, "skipped": 0, "faces": 1}
     assert "protected 1 of 2 file(s)" in captured.err
     assert sorted(p.name for p in out.iterdir()) == ["astronaut.jpg"]
-    assert status(job)["counts"] == {"pending": 0, "done": 1, "failed": 1, "files": 2}
+    assert status(job)["counts"] == {"pending": 0, "done": 1, "failed": 1, "skipped": 0, "files": 2}
 
 
 def test_ray_address_needs_the_ray_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,27 +1,22 @@
-"""Many files: planning outputs, a process pool, and the run report."""
+"""Many files: planning outputs, protecting one planned file, and running them on an engine."""
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
-import signal
 import stat
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from multiprocessing import get_context
 from pathlib import Path
 
 from .detect import FaceDetector
-from .errors import InputError, OutputError, UnerkanntError, UsageError
+from .engines import get_engine
+from .errors import InputError, UnerkanntError, UsageError
 from .media import Format, by_extension, by_name, identify, written_as
 from .options import ProtectOptions
-from .pipeline import build_detector, build_verifier, failure, options_json, protect_file
+from .pipeline import build_detector, build_verifier, failure, protect_file
 from .results import FileResult, Report
 
 log = logging.getLogger(__name__)
@@ -211,50 +206,13 @@ def _unique(planned: list[tuple[Job, Path | None]]) -> list[Job]:
     return checked
 
 
-#: Where the files of a run are protected: this machine's process pool, or Ray (``unerkannt[ray]``).
-ENGINES = ("local", "ray")
-
-
-def check_engine(engine: str, ray_address: str | None = None) -> None:
-    """Raise :class:`UsageError` for an unknown engine or a Ray address without the Ray engine."""
-    if engine not in ENGINES:
-        raise UsageError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    if ray_address is not None and engine != "ray":
-        raise UsageError("--ray-address needs --engine ray")
-
-
-# Each worker process builds its detectors once, at start.
-_worker: tuple[ProtectOptions, FaceDetector, FaceDetector | None] | None = None
-
-
-def die_with_parent() -> None:
-    """Have the kernel kill this process when its parent dies (Linux; elsewhere nothing).
-
-    A worker orphaned by ``kill -9`` of its run could otherwise still write its file
-    while a resumed run protects the same one.
-    """
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-def _init_worker(options: ProtectOptions) -> None:
-    global _worker
-    die_with_parent()
-    # When one worker dies, the pool stops the others with SIGTERM; as an exception it
-    # unwinds their work, so that a file being written leaves no temporary file behind.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    _worker = (options, build_detector(options), build_verifier(options))
-
-
-def _run_job(job: Job, overwrite: bool) -> FileResult:
-    if _worker is None:
-        raise UnerkanntError("worker process was not initialised")
-    options, detector, verifier = _worker
-    return run_one(job, options=options, detector=detector, verifier=verifier, overwrite=overwrite)
+def detectors_for(
+    options: ProtectOptions, detector: FaceDetector | None = None
+) -> tuple[FaceDetector, FaceDetector | None]:
+    """The detector and verifier to protect with: ``detector`` (it then also verifies) or those of ``options``."""
+    if detector is not None:
+        return detector, None
+    return build_detector(options), build_verifier(options)
 
 
 def run_one(
@@ -308,98 +266,27 @@ def run(
     engine: str = "local",
     ray_address: str | None = None,
 ) -> Report:
-    """Protect every job, on ``workers`` processes (``0``: one per core).
+    """Protect every job on the engine called ``engine``; results in the order of ``jobs``.
 
-    With one worker, or a ``detector`` given (tests, fakes), everything runs in
-    this process. Results come back in the order of ``jobs``. ``frame_progress``
-    follows the frames of videos protected in this process.
-
-    ``engine="ray"`` runs the same per-file pipeline on a Ray actor pool instead
-    (:func:`unerkannt.rayengine.run`): ``workers`` actors on a private local Ray
-    instance, or on the cluster at ``ray_address``; a given ``detector`` is shipped
-    to the actors, and ``frame_progress`` is not called.
+    ``"local"`` (:class:`unerkannt.engines.local.LocalEngine`) uses ``workers`` processes
+    (``0``: one per core); with one worker, or a ``detector`` given (tests, fakes),
+    everything runs in this process and ``frame_progress`` follows the frames of videos.
+    ``"ray"`` (:class:`unerkannt.engines.ray.RayEngine`) uses ``workers`` Ray actors on a
+    private local Ray instance, or on the cluster at ``ray_address``; a given ``detector``
+    is shipped to the actors. See :class:`unerkannt.engines.Engine` for the contract.
 
     Raises
     ------
     UsageError
         An unknown ``engine``, ``ray_address`` without ``engine="ray"``, or a failure of
-        the Ray engine as a whole (see :func:`unerkannt.rayengine.run`).
+        the engine as a whole (see :meth:`unerkannt.engines.ray.RayEngine.run`).
     """
-    check_engine(engine, ray_address)
-    if engine == "ray":
-        from . import rayengine
-
-        return rayengine.run(
-            jobs,
-            options=options,
-            workers=workers,
-            overwrite=overwrite,
-            progress=progress,
-            address=ray_address,
-            detector=detector,
-        )
-    start = time.perf_counter()
-    workers = workers or min(len(os.sched_getaffinity(0)), 8)
-    workers = max(1, min(workers, len(jobs)))
-    results: list[FileResult | None] = [None] * len(jobs)
-    if detector is not None or workers == 1:
-        verifier = None  # a given detector also verifies
-        if detector is None:
-            detector, verifier = build_detector(options), build_verifier(options)
-        for i, job in enumerate(jobs):
-            results[i] = run_one(
-                job,
-                options=options,
-                detector=detector,
-                verifier=verifier,
-                overwrite=overwrite,
-                frame_progress=frame_progress,
-            )
-            if progress:
-                progress(results[i])  # type: ignore[arg-type]
-    else:
-        # One inference thread per process: the processes share the cores.
-        worker_options = options.evolve(threads=1) if options.threads == 0 else options
-        # spawn, not fork: a parent that already ran a model holds inference thread
-        # pools that a forked child would inherit locked. Scripts calling this need
-        # the usual ``if __name__ == "__main__":`` guard.
-        ctx = get_context("spawn")
-        broken: list[int] = []
-        # Outputs present before the run, to tell them from ones a stopped worker finished.
-        present = {i for i, job in enumerate(jobs) if job.output is not None and job.output.exists()}
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(worker_options,)) as pool:
-            futures: dict[Future[FileResult], int] = {
-                pool.submit(_run_job, job, overwrite): i for i, job in enumerate(jobs)
-            }
-            for future in as_completed(futures):
-                i = futures[future]
-                try:
-                    results[i] = future.result()
-                except BrokenProcessPool:
-                    broken.append(i)
-                    continue
-                if progress:
-                    progress(results[i])  # type: ignore[arg-type]
-        # A dead worker breaks the whole pool; rerun what it took down one file at a
-        # time, so that only the file that kills its process fails.
-        solo: ProcessPoolExecutor | None = None
-        try:
-            for i in sorted(broken):
-                if solo is None:
-                    solo = ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker, initargs=(worker_options,))
-                try:
-                    target = jobs[i].output
-                    ours = i not in present and target is not None and target.exists()
-                    results[i] = solo.submit(_run_job, jobs[i], overwrite or ours).result()
-                except BrokenProcessPool as exc:
-                    results[i] = failure(jobs[i].source, OutputError(f"a worker process died on this file ({exc})"))
-                    solo.shutdown()
-                    solo = None
-                if progress:
-                    progress(results[i])  # type: ignore[arg-type]
-        finally:
-            if solo is not None:
-                solo.shutdown()
-    report = Report(files=[r for r in results if r is not None], options=options_json(options))
-    report.seconds = time.perf_counter() - start
-    return report
+    return get_engine(engine, ray_address=ray_address).run(
+        jobs,
+        options=options,
+        workers=workers,
+        overwrite=overwrite,
+        detector=detector,
+        progress=progress,
+        frame_progress=frame_progress,
+    )

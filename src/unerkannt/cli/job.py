@@ -18,7 +18,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         description="Show a job journal written by 'unerkannt protect --job JOBFILE': counts and failures.",
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    show = actions.add_parser("status", help="counts of done, failed and pending files, and the failures")
+    show = actions.add_parser("status", help="counts of done, failed, skipped and pending files, and the failures")
     show.add_argument("job", metavar="JOBFILE", help="the job file")
     show.add_argument("--json", action="store_true", help="print JSON on standard output")
     return p
@@ -35,9 +35,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(
             f"{display(args.job)}: {counts['files']} file(s): {counts['done']} done, "
-            f"{counts['failed']} failed, {counts['pending']} pending"
+            f"{counts['failed']} failed, "
+            + (f"{counts['skipped']} skipped, " if counts["skipped"] else "")
+            + f"{counts['pending']} pending"
         )
         for item in data["failures"]:
             error = item["error"] or {}
             print(f"failed: {display(item['input'])}: {display(error.get('message', ''))}")
-    return EXIT_OK if counts["done"] == counts["files"] else EXIT_FAILED
+    return EXIT_OK if counts["done"] + counts["skipped"] == counts["files"] else EXIT_FAILED

@@ -23,7 +23,7 @@ WEAK_WARNING = (
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     from ..anonymize import METHODS
-    from ..batch import ENGINES
+    from ..engines import ENGINES
     from ..media import writable
 
     p: argparse.ArgumentParser = sub.add_parser(
@@ -94,8 +94,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..anonymize import get_method
-    from ..batch import check_engine, plan
+    from ..batch import plan
     from ..batch import run as run_jobs
+    from ..engines import check_engine
 
     options = options_from(
         args,
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--resume needs --job JOBFILE")
     check_engine(args.engine, args.ray_address)
     if args.engine == "ray":
-        from ..rayengine import quiet
+        from ..engines.ray import quiet
 
         quiet()
     bar: Any = None
@@ -216,8 +217,9 @@ def run(args: argparse.Namespace) -> int:
         counts = status(args.job)["counts"]
         print(
             f"unerkannt: job {display(args.job)}: {counts['done']} done, {counts['failed']} failed, "
-            f"{counts['pending']} pending of {counts['files']} file(s)",
+            + (f"{counts['skipped']} skipped, " if counts["skipped"] else "")
+            + f"{counts['pending']} pending of {counts['files']} file(s)",
             file=sys.stderr,
         )
-        return EXIT_OK if counts["done"] == counts["files"] else EXIT_FAILED
+        return EXIT_OK if counts["done"] + counts["skipped"] == counts["files"] else EXIT_FAILED
     return EXIT_OK if report.ok else EXIT_FAILED
