@@ -76,6 +76,18 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="NAME",
         help="a host name the server answers to besides localhost and IP addresses (repeatable)",
     )
+    p.add_argument(
+        "--shares",
+        metavar="DIR",
+        help="turn on links that expire (POST /v1/shares), kept sealed in DIR (made if missing; "
+        "an empty folder or one of an earlier --shares)",
+    )
+    p.add_argument(
+        "--shares-max-mb",
+        type=float,
+        metavar="MB",
+        help="what the shares folder may hold in all; more is refused with 507 (default: 1000)",
+    )
     return p
 
 
@@ -92,6 +104,8 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
     """
     from ..service.config import ServiceConfig
 
+    if args.shares_max_mb is not None and args.shares is None:
+        raise UsageError("--shares-max-mb needs --shares DIR")
     return ServiceConfig(
         host=args.host,
         port=args.port,
@@ -109,6 +123,8 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         session_seconds=max(1, round(args.session_minutes * 60)),
         cors_origins=tuple(args.cors_origin),
         allowed_hosts=tuple(args.allowed_host),
+        shares_dir=args.shares,
+        shares_max_bytes=int((args.shares_max_mb if args.shares_max_mb is not None else 1000) * 1_000_000),
     )
 
 
