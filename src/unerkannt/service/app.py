@@ -131,9 +131,12 @@ def create_app(
         return JSONResponse(ServiceError(422, "usage", problems or "invalid request").body(), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         body = ServiceError(exc.status_code, "http", str(exc.detail)).body()
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only those of the route tried first
+            headers["Allow"] = ", ".join(_methods(app, request.url.path))
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     app.include_router(router)
     app.include_router(rights_routes.router)
@@ -168,6 +171,16 @@ def create_app(
         public=share_routes.public if shares is not None else None,
     )
     return app
+
+
+def _methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the routes of ``path`` answer."""
+    found: set[str] = set()
+    for route in app.routes:
+        regex, methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and methods and regex.match(path):
+            found |= set(methods)
+    return sorted(found)
 
 
 async def _sweep(shares: ShareStore, every: float) -> None:

@@ -169,26 +169,38 @@ class ShareStore:
         self.clock: Clock = clock or time.time
         self._lock = threading.Lock()
         self._reserved = 0
-        self._lock_file = self._take(self.folder)
+        self._db: sqlite3.Connection | None = None
+        self._lock_file: IO[bytes] | None = None
+        with self._lock:
+            self._index()
+
+    def _index(self) -> sqlite3.Connection:
+        """The index, opened (the folder locked, what a crash left removed, expired shares
+        swept) on first use and again after :meth:`close`. The caller holds the lock."""
+        if self._db is not None:
+            return self._db
+        lock_file = self._take(self.folder)
         try:
             self.blobs.mkdir(mode=0o700, exist_ok=True)
-            self._db = sqlite3.connect(self.folder / INDEX, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            db = sqlite3.connect(self.folder / INDEX, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
             # Every commit reaches the disk before the 201: a crash or a power loss loses
             # no share that was confirmed. Deleted rows are overwritten, not left in free pages.
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA secure_delete=ON")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA secure_delete=ON")
             # The log is folded into the index often and cut back, so that it stays small
             # beside the limit of the folder, which counts it.
-            self._db.execute("PRAGMA wal_autocheckpoint=64")
-            self._db.execute("PRAGMA journal_size_limit=262144")
-            self._db.executescript(_SCHEMA)
+            db.execute("PRAGMA wal_autocheckpoint=64")
+            db.execute("PRAGMA journal_size_limit=262144")
+            db.executescript(_SCHEMA)
             os.chmod(self.folder / INDEX, 0o600)
         except (OSError, sqlite3.Error) as exc:
-            self._lock_file.close()
+            lock_file.close()
             raise UsageError(f"the shares folder cannot be used: {exc}") from exc
-        self.recover()
-        self.sweep()
+        self._db, self._lock_file = db, lock_file
+        self._recover_locked()
+        self._sweep_locked()
+        return db
 
     # -- the folder -------------------------------------------------------------------------
 
@@ -214,39 +226,42 @@ class ShareStore:
             raise UsageError("another server uses this shares folder") from None
         return handle
 
-    def recover(self) -> tuple[int, int]:
+    def _recover_locked(self) -> None:
         """Remove what a crash may have left: files without a row (and unfinished ones),
-        rows without a file. Returns how many of each were removed."""
-        with self._lock:
-            ids = {row[0] for row in self._db.execute("SELECT id FROM shares")}
-            files = 0
-            for path in self.blobs.iterdir():
-                if path.name in ids:
-                    ids.discard(path.name)
-                elif path.is_file() and (_ID.fullmatch(path.name) or path.name.startswith(_PART)):
-                    path.unlink(missing_ok=True)
-                    files += 1
-                else:
-                    log.warning("shares: a file the store did not make is in its folder; left alone")
-            for missing in ids:
-                self._db.execute("DELETE FROM shares WHERE id = ?", (missing,))
-            if ids:
-                log.error("shares: %d share(s) without their file were removed", len(ids))
+        rows without a file."""
+        db = self._index()
+        ids = {row[0] for row in db.execute("SELECT id FROM shares")}
+        files = 0
+        for path in self.blobs.iterdir():
+            if path.name in ids:
+                ids.discard(path.name)
+            elif path.is_file() and (_ID.fullmatch(path.name) or path.name.startswith(_PART)):
+                path.unlink(missing_ok=True)
+                files += 1
+            else:
+                log.warning("shares: a file the store did not make is in its folder; left alone")
+        for missing in ids:
+            db.execute("DELETE FROM shares WHERE id = ?", (missing,))
+        if ids:
+            log.error("shares: %d share(s) without their file were removed", len(ids))
         if files:
             log.warning("shares: removed %d file(s) of writes a crash interrupted", files)
-        return files, len(ids)
 
     def close(self) -> None:
+        """Close the index and give up the folder (it is opened again on the next use)."""
         with self._lock:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._db.close()
-            self._lock_file.close()
+            db, lock_file, self._db, self._lock_file = self._db, self._lock_file, None, None
+            if db is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                db.close()
+            if lock_file is not None:
+                lock_file.close()
 
     # -- room -------------------------------------------------------------------------------
 
     def _used_locked(self) -> int:
-        (rows,) = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM shares").fetchone()
+        (rows,) = self._index().execute("SELECT COALESCE(SUM(size), 0) FROM shares").fetchone()
         index = 0
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(OSError):
@@ -309,7 +324,7 @@ class ShareStore:
             stop()
             expires_at = self.clock() + expires_in
             with self._lock:
-                self._db.execute(
+                self._index().execute(
                     "INSERT INTO shares (id, verifier, delete_hash, expires_at, views_left, size) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (share_id, verifier(key, share_id), token_hash(delete_token), expires_at, max_views, size),
@@ -369,9 +384,11 @@ class ShareStore:
         candidate = verifier(key or _DUMMY, share_id if _ID.fullmatch(share_id) else "-" * 22)
         now = self.clock()
         with self._lock:
-            row = self._db.execute(
-                "SELECT verifier, expires_at, views_left FROM shares WHERE id = ?", (share_id,)
-            ).fetchone()
+            row = (
+                self._index()
+                .execute("SELECT verifier, expires_at, views_left FROM shares WHERE id = ?", (share_id,))
+                .fetchone()
+            )
             matches = same(candidate, row[0] if row is not None else _DUMMY)
             if row is None or key is None or not matches:
                 raise gone()
@@ -388,9 +405,13 @@ class ShareStore:
                 raise gone() from None
             left: int | None = None
             if views_left is not None:
-                changed = self._db.execute(
-                    "UPDATE shares SET views_left = views_left - 1 WHERE id = ? AND views_left > 0", (share_id,)
-                ).rowcount
+                changed = (
+                    self._index()
+                    .execute(
+                        "UPDATE shares SET views_left = views_left - 1 WHERE id = ? AND views_left > 0", (share_id,)
+                    )
+                    .rowcount
+                )
                 if changed != 1:  # pragma: no cover - a share without views left is removed at its last view
                     file.close()
                     raise gone()
@@ -420,7 +441,7 @@ class ShareStore:
         """
         candidate = token_hash(delete_token if _SECRET.fullmatch(delete_token) else "")
         with self._lock:
-            row = self._db.execute("SELECT delete_hash FROM shares WHERE id = ?", (share_id,)).fetchone()
+            row = self._index().execute("SELECT delete_hash FROM shares WHERE id = ?", (share_id,)).fetchone()
             matches = same(candidate, row[0] if row is not None else _DUMMY)
             if row is None or not _SECRET.fullmatch(delete_token) or not matches:
                 raise gone()
@@ -429,16 +450,19 @@ class ShareStore:
 
     def _remove_locked(self, share_id: str) -> None:
         """Remove a share's row, then its file (the caller holds the lock)."""
-        self._db.execute("DELETE FROM shares WHERE id = ?", (share_id,))
+        self._index().execute("DELETE FROM shares WHERE id = ?", (share_id,))
         (self.blobs / share_id).unlink(missing_ok=True)
 
     def sweep(self) -> int:
         """Remove every expired share; how many were removed."""
-        now = self.clock()
         with self._lock:
-            expired = [row[0] for row in self._db.execute("SELECT id FROM shares WHERE expires_at <= ?", (now,))]
-            for share_id in expired:
-                self._remove_locked(share_id)
+            return self._sweep_locked()
+
+    def _sweep_locked(self) -> int:
+        now = self.clock()
+        expired = [row[0] for row in self._index().execute("SELECT id FROM shares WHERE expires_at <= ?", (now,))]
+        for share_id in expired:
+            self._remove_locked(share_id)
         if expired:
             log.info("shares: %d expired share(s) removed", len(expired))
         return len(expired)
@@ -446,5 +470,5 @@ class ShareStore:
     def count(self) -> int:
         """Shares in the index."""
         with self._lock:
-            (n,) = self._db.execute("SELECT COUNT(*) FROM shares").fetchone()
+            (n,) = self._index().execute("SELECT COUNT(*) FROM shares").fetchone()
         return int(n)
