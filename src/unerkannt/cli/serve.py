@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ..names import display
 from . import EXIT_OK
 
 if TYPE_CHECKING:
@@ -141,5 +142,11 @@ def run(args: argparse.Namespace) -> int:
     if config.host not in ("127.0.0.1", "localhost", "::1") and config.token is None:
         print("unerkannt: warning: listening beyond this machine without --token", file=sys.stderr)
     print(f"unerkannt: serving on http://{config.host}:{config.port}/", file=sys.stderr)
+    if config.shares_dir is not None:
+        print(
+            f"unerkannt: shares in {display(config.shares_dir)} (at most {config.shares_max_bytes / 1e6:g} MB)"
+            + ("; their links open without the token" if config.token else ""),
+            file=sys.stderr,
+        )
     serve(config)
     return EXIT_OK
