@@ -230,3 +230,11 @@ def test_a_share_answers_201_and_is_documented(client: TestClient, caplog: pytes
     assert client.get("/v1/config").json()["shares"]["max_expires_in"] == 90 * 86400
     ended = client.delete(f"/v1/shares/{made['id']}", headers={"X-Unerkannt-Delete-Token": made["delete_token"]})
     assert ended.status_code == 204
+
+
+def test_every_file_of_the_folder_is_its_owners_only(store: tuple[ShareStore, Clock]) -> None:
+    shares, _ = store
+    shares.create(b"photo" * 100, format="png", expires_in=3600, max_views=2)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in shares.folder.rglob("*")}
+    assert {"index.sqlite", "index.sqlite-wal", "lock", "blobs"} <= set(modes)
+    assert all(mode == (0o700 if name == "blobs" else 0o600) for name, mode in modes.items()), modes

@@ -182,6 +182,12 @@ class ShareStore:
         lock_file = self._take(self.folder)
         try:
             self.blobs.mkdir(mode=0o700, exist_ok=True)
+            # Made readable by its owner only before SQLite opens it: its log and shared
+            # memory files take the same permissions.
+            os.close(os.open(self.folder / INDEX, os.O_WRONLY | os.O_CREAT, 0o600))
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(self.folder / (INDEX + suffix), 0o600)
             db = sqlite3.connect(self.folder / INDEX, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             # Every commit reaches the disk before the 201: a crash or a power loss loses
@@ -193,7 +199,6 @@ class ShareStore:
             db.execute("PRAGMA wal_autocheckpoint=64")
             db.execute("PRAGMA journal_size_limit=262144")
             db.executescript(_SCHEMA)
-            os.chmod(self.folder / INDEX, 0o600)
         except (OSError, sqlite3.Error) as exc:
             lock_file.close()
             raise UsageError(f"the shares folder cannot be used: {exc}") from exc
@@ -216,7 +221,7 @@ class ShareStore:
                 "the shares folder holds other files and no index of shares: give an empty or a new folder"
             )
         try:
-            handle = (folder / LOCK).open("ab")
+            handle = open(os.open(folder / LOCK, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")  # noqa: SIM115 - held open as the lock, closed in close()
         except OSError as exc:
             raise UsageError(f"the shares folder is not writable: {exc.strerror or exc}") from exc
         try:
