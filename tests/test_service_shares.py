@@ -402,6 +402,8 @@ def test_the_folder_holds_only_ciphertext(tmp_path: Path) -> None:
         assert len(blob) > len(photo)
         for start_at in range(0, len(photo) - 16, 16):  # no 16-byte piece of the photo anywhere
             assert photo[start_at : start_at + 16] not in everything, f"bytes {start_at}.. of the photo are at rest"
+    for start_at in range(0, len(data) - 16, 16):  # nor of the original upload
+        assert data[start_at : start_at + 16] not in everything, f"bytes {start_at}.. of the original are at rest"
     for secret in [MARKER, FILE_NAME.encode(), *(k.encode() for k in keys), *(t.encode() for t in tokens)]:
         assert secret not in everything, secret
     log = (tmp_path / "rest.log").read_bytes()
