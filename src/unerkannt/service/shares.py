@@ -221,7 +221,8 @@ class ShareStore:
                 "the shares folder holds other files and no index of shares: give an empty or a new folder"
             )
         try:
-            handle = open(os.open(folder / LOCK, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")  # noqa: SIM115 - held open as the lock, closed in close()
+            fd = os.open(folder / LOCK, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            handle = open(fd, "ab")  # noqa: SIM115 - held as the lock for as long as the store is open
         except OSError as exc:
             raise UsageError(f"the shares folder is not writable: {exc.strerror or exc}") from exc
         try:
@@ -278,9 +279,10 @@ class ShareStore:
         with self._lock:
             return self._used_locked()
 
-    def _full(self, used: int) -> ServiceError:
+    def _full(self, used: int, needed: int = 0) -> ServiceError:
+        more = f", this photo needs {needed / 1e6:.1f} MB more" if needed else ""
         return full(
-            f"the shares folder is full ({used / 1e6:.1f} of {self.max_bytes / 1e6:.1f} MB): "
+            f"the shares folder is full ({used / 1e6:.1f} of {self.max_bytes / 1e6:.1f} MB used{more}): "
             "end shares or wait until some expire"
         )
 
@@ -319,7 +321,7 @@ class ShareStore:
         with self._lock:
             used = self._used_locked()
             if used + size > self.max_bytes:
-                raise self._full(used)
+                raise self._full(used, size)
             self._reserved += size
         path = self.blobs / share_id
         linked = False
