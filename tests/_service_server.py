@@ -4,6 +4,13 @@
 ``fake_delay``, the same command with a :class:`~unerkannt.detect.fake.FakeDetector`
 that takes ``fake_delay`` seconds per call (this file run as a script), so that tests
 of limits, kills and headers do not wait for models. Every request goes to 127.0.0.1.
+
+The script also takes, from the environment, what the share tests need and the command
+does not offer: :data:`CLOCK` names a file holding seconds to add to the server's clock
+(a test moves time forward by writing it), :data:`SWEEP` the seconds between sweeps, and
+:data:`PAUSE` (``seal:FOLDER`` or ``commit:FOLDER``) makes the server stop in the middle
+of sealing a share, or between its file and its row, after touching ``FOLDER/paused``,
+so that a test can kill it there.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
+CLOCK = "UNERKANNT_TEST_CLOCK"
+SWEEP = "UNERKANNT_TEST_SWEEP"
+PAUSE = "UNERKANNT_TEST_PAUSE"
 
 
 def free_port() -> int:
@@ -80,9 +90,16 @@ class Server:
 
 @contextmanager
 def start(
-    temp: Path, *args: str, fake_delay: float | None = None, env: dict[str, str] | None = None
+    temp: Path,
+    *args: str,
+    fake_delay: float | None = None,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
 ) -> Iterator[Server]:
-    """A server with ``args`` and ``temp`` as its temporary folder, ready to answer; killed afterwards."""
+    """A server with ``args`` and ``temp`` as its temporary folder, ready to answer; killed afterwards.
+
+    ``log``: a file that gets everything the server writes (its output and its log).
+    """
     port = free_port()
     serve = ["serve", "--host", LOOPBACK, "--port", str(port), *args]
     if fake_delay is None:
@@ -92,7 +109,13 @@ def start(
     environment = {k: v for k, v in os.environ.items() if k != "UNERKANNT_TOKEN"}
     environment["TMPDIR"] = str(temp)  # the service's temporary files go there
     environment.update(env or {})
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
+    out = log.open("ab") if log is not None else None
+    proc = subprocess.Popen(
+        cmd,
+        stdout=out or subprocess.DEVNULL,
+        stderr=out or subprocess.PIPE,
+        env=environment,
+    )
     server = Server(proc=proc, port=port, temp=temp)
     try:
         deadline = time.monotonic() + 60
@@ -102,7 +125,7 @@ def start(
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    stderr = proc.stderr.read().decode() if proc.stderr else ""
+                    stderr = proc.stderr.read().decode() if proc.stderr else log.read_text() if log else ""
                     raise RuntimeError(f"the server did not start: {stderr[-2000:]}") from None
                 time.sleep(0.05)
         yield server
@@ -112,6 +135,8 @@ def start(
         proc.wait(20)
         if proc.stderr:
             proc.stderr.close()
+        if out is not None:
+            out.close()
 
 
 def _main() -> int:
@@ -131,13 +156,65 @@ def _main() -> int:
             time.sleep(self.delay)
             return super().detect(image)
 
+    import dataclasses
+
     from unerkannt.cli import _parser
     from unerkannt.cli.serve import config_from
     from unerkannt.service.server import serve
 
     args = _parser().parse_args(sys.argv[2:])
-    serve(config_from(args), detector=SlowFake(float(sys.argv[1])))
+    config = config_from(args)
+    if os.environ.get(SWEEP):
+        config = dataclasses.replace(config, share_sweep_seconds=float(os.environ[SWEEP]))
+    clock = None
+    if os.environ.get(CLOCK):
+        offset_file = Path(os.environ[CLOCK])
+
+        def clock() -> float:
+            text = offset_file.read_text().strip() if offset_file.exists() else ""
+            return time.time() + float(text or 0)
+
+    if os.environ.get(PAUSE):
+        _pause(*os.environ[PAUSE].split(":", 1))
+    serve(config, detector=SlowFake(float(sys.argv[1])), clock=clock)
     return 0
+
+
+def _pause(where: str, folder: str) -> None:
+    """Make the share store stop for good at ``where``, after touching ``folder/paused``."""
+    from unerkannt.service import shares
+
+    def stop_here() -> None:
+        (Path(folder) / "paused").touch()
+        time.sleep(3600)
+
+    if where == "seal":
+        real_seal = shares.seal
+
+        class HalfThenStop:
+            def __init__(self, out) -> None:  # type: ignore[no-untyped-def]
+                self.out, self.writes = out, 0
+
+            def write(self, data: bytes) -> int:
+                written = self.out.write(data)
+                self.writes += 1
+                if self.writes == 2:  # the metadata and the first piece of the photo are out
+                    self.out.flush()
+                    os.fsync(self.out.fileno())
+                    stop_here()
+                return written
+
+        shares.seal = lambda out, data, **kw: real_seal(HalfThenStop(out), data, **kw)  # type: ignore[assignment]
+    elif where == "commit":
+        real_write = shares.ShareStore._write
+
+        def write_then_stop(self, *a, **kw) -> None:  # type: ignore[no-untyped-def]
+            real_write(self, *a, **kw)
+            stop_here()
+
+        shares.ShareStore._write = write_then_stop  # type: ignore[method-assign]
+    else:
+        raise SystemExit(f"unknown pause {where!r}")
 
 
 if __name__ == "__main__":

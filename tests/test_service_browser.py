@@ -71,7 +71,10 @@ def serve(tmp_path: Path) -> Iterator[object]:
 
     def start(detector: FaceDetector | None) -> str:
         port = free_port()
-        app = create_app(ServiceConfig(port=port, temp_dir=str(temp), timeout=120), detector=detector)
+        # Sharing on, so that the page (and the README's screenshot) shows its Share button.
+        shares = str(tmp_path / f"shares-{port}")
+        config = ServiceConfig(port=port, temp_dir=str(temp), timeout=120, shares_dir=shares)
+        app = create_app(config, detector=detector)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

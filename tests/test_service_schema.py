@@ -16,9 +16,16 @@ from hypothesis import HealthCheck, settings  # noqa: E402 - only after the skip
 from unerkannt.service import ServiceConfig, create_app  # noqa: E402
 
 TEMP = Path(__import__("tempfile").mkdtemp(prefix="unerkannt-schema-"))
+SHARES = Path(__import__("tempfile").mkdtemp(prefix="unerkannt-schema-shares-"))
 APP = create_app(
     # schemathesis calls the application as the host "testserver"
-    ServiceConfig(temp_dir=str(TEMP), max_upload_bytes=200_000, max_pixels=2_000_000, allowed_hosts=("testserver",)),
+    ServiceConfig(
+        temp_dir=str(TEMP),
+        max_upload_bytes=200_000,
+        max_pixels=2_000_000,
+        allowed_hosts=("testserver",),
+        shares_dir=str(SHARES),
+    ),
     detector=FakeDetector([FACE_BOX]),
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
@@ -34,6 +41,8 @@ def _remove_temp() -> object:
     yield
     APP.state.service.spool.close()  # the application ran without its lifespan
     TEMP.rmdir()  # fails if the service left anything in it
+    APP.state.service.shares.close()
+    __import__("shutil").rmtree(SHARES)
 
 
 @schema.parametrize()

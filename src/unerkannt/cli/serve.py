@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ..names import display
 from . import EXIT_OK
 
 if TYPE_CHECKING:
@@ -76,6 +77,18 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="NAME",
         help="a host name the server answers to besides localhost and IP addresses (repeatable)",
     )
+    p.add_argument(
+        "--shares",
+        metavar="DIR",
+        help="turn on links that expire (POST /v1/shares), kept sealed in DIR (made if missing; "
+        "an empty folder or one of an earlier --shares)",
+    )
+    p.add_argument(
+        "--shares-max-mb",
+        type=float,
+        metavar="MB",
+        help="what the shares folder may hold in all; more is refused with 507 (default: 1000)",
+    )
     return p
 
 
@@ -92,6 +105,8 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
     """
     from ..service.config import ServiceConfig
 
+    if args.shares_max_mb is not None and args.shares is None:
+        raise UsageError("--shares-max-mb needs --shares DIR")
     return ServiceConfig(
         host=args.host,
         port=args.port,
@@ -109,6 +124,8 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         session_seconds=max(1, round(args.session_minutes * 60)),
         cors_origins=tuple(args.cors_origin),
         allowed_hosts=tuple(args.allowed_host),
+        shares_dir=args.shares,
+        shares_max_bytes=int((args.shares_max_mb if args.shares_max_mb is not None else 1000) * 1_000_000),
     )
 
 
@@ -125,5 +142,11 @@ def run(args: argparse.Namespace) -> int:
     if config.host not in ("127.0.0.1", "localhost", "::1") and config.token is None:
         print("unerkannt: warning: listening beyond this machine without --token", file=sys.stderr)
     print(f"unerkannt: serving on http://{config.host}:{config.port}/", file=sys.stderr)
+    if config.shares_dir is not None:
+        print(
+            f"unerkannt: shares in {display(config.shares_dir)} (at most {config.shares_max_bytes / 1e6:g} MB)"
+            + ("; their links open without the token" if config.token else ""),
+            file=sys.stderr,
+        )
     serve(config)
     return EXIT_OK

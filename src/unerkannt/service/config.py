@@ -70,6 +70,12 @@ class ServiceConfig:
         ``host``; any other ``Host`` header is refused (400), which stops DNS rebinding.
     temp_dir : str or None
         Parent of the server's temporary folder (the system's by default).
+    shares_dir : str or None
+        The folder of the shares (``--shares``); sharing is off without it.
+    shares_max_bytes : int
+        What the shares folder may hold in all (507 above).
+    share_sweep_seconds : float
+        How often expired shares are removed (besides on access and at start).
     """
 
     host: str = "127.0.0.1"
@@ -92,6 +98,9 @@ class ServiceConfig:
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
     temp_dir: str | None = None
+    shares_dir: str | None = None
+    shares_max_bytes: int = 1_000_000_000
+    share_sweep_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -109,9 +118,13 @@ class ServiceConfig:
             "upload_timeout",
             "min_upload_rate",
             "session_seconds",
+            "shares_max_bytes",
+            "share_sweep_seconds",
         ):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive")
+        if self.share_sweep_seconds > 60:
+            raise UsageError("share_sweep_seconds must be 60 or less: expired shares are removed at least every minute")
         if self.queue < 0 or self.retry_after < 0 or self.upload_grace < 0:
             raise UsageError("queue, retry_after and upload_grace must be 0 or more")
         if self.max_pending_bytes < self.max_upload_bytes:

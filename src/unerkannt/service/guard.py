@@ -7,7 +7,8 @@ Order of the checks, each answered before anything else runs:
    address it listens on, or a name given with ``--allowed-host``. A page on another
    site that points its own name at 127.0.0.1 (DNS rebinding) becomes "same-origin"
    for the browser, but its requests still carry its own name as ``Host``.
-2. The token, when one is set (401).
+2. The token, when one is set (401); not for what ``public`` lets through (the link
+   of a share, which is meant for people without the token, and its page's assets).
 3. A request that changes something (any method but GET, HEAD and OPTIONS) coming from
    a page of another site is refused (403): its ``Origin`` is neither this server's
    own nor one allowed with ``--cors-origin``, or, without ``Origin``, its
@@ -27,6 +28,7 @@ import hmac
 import ipaddress
 import json
 import logging
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -62,11 +64,22 @@ class Guard:
         Host names (besides ``localhost`` and IP addresses) the server answers to.
     origins : iterable of str
         Origins of other sites allowed to make changing requests (``https://photos.example``).
+    public : callable or None
+        ``public(method, path)`` is true for requests that need no token.
     """
 
-    def __init__(self, app: ASGIApp, *, token: str | None, hosts: tuple[str, ...], origins: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        token: str | None,
+        hosts: tuple[str, ...],
+        origins: tuple[str, ...],
+        public: Callable[[str, str], bool] | None = None,
+    ) -> None:
         self.app = app
         self.token = token
+        self.public = public
         self.hosts = frozenset({"localhost"} | {h.lower().strip("[]") for h in hosts if h not in _WILDCARDS})
         self.origins = frozenset(o.lower() for o in origins)
 
@@ -80,7 +93,8 @@ class Guard:
             log.warning("refused a request for another host name")
             await _answer(send, ServiceError(400, "bad-host", "this server does not answer to that host name"))
             return
-        if self.token is not None and not self._authorized(headers):
+        open_to_all = self.public is not None and self.public(scope["method"], scope.get("path", ""))
+        if self.token is not None and not open_to_all and not self._authorized(headers):
             extra = [(b"www-authenticate", b'Basic realm="unerkannt"'), (b"www-authenticate", b"Bearer")]
             await _answer(send, ServiceError(401, "unauthorized", "a valid bearer token is required"), extra)
             return

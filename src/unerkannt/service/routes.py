@@ -36,7 +36,9 @@ from .schemas import (
     FaceOut,
     HealthOut,
     MethodOut,
+    SharingOut,
 )
+from .shares import DEFAULT_EXPIRES_IN, MAX_EXPIRES_IN, MAX_VIEWS, MIN_EXPIRES_IN, ShareStore
 from .spool import Spool
 from .upload import Uploads
 from .work import MEDIA_TYPES, Pool, audit_job, detect_job, protect_job
@@ -55,6 +57,7 @@ class Service:
     uploads: Uploads
     spool: Spool
     detector: FaceDetector | None
+    shares: ShareStore | None = None
 
     def stop(self) -> None:
         """Answer every upload and job in progress 503 (the server stops); new ones too."""
@@ -178,6 +181,14 @@ async def service_config(served: Served) -> ConfigOut:
         methods=[MethodOut(name=name, weak=get_method(name).weak) for name in METHODS],
         formats=list(MEDIA_TYPES),
         profiles=list(PROFILES),
+        shares=None
+        if served.shares is None
+        else SharingOut(
+            default_expires_in=DEFAULT_EXPIRES_IN,
+            min_expires_in=MIN_EXPIRES_IN,
+            max_expires_in=MAX_EXPIRES_IN,
+            max_views=MAX_VIEWS,
+        ),
     )
 
 

@@ -69,6 +69,15 @@ class MethodOut(BaseModel):
     weak: bool
 
 
+class SharingOut(BaseModel):
+    """The terms shares may have, in seconds and views."""
+
+    default_expires_in: int = Field(examples=[604800])
+    min_expires_in: int = Field(examples=[60])
+    max_expires_in: int = Field(examples=[7776000])
+    max_views: int = Field(examples=[100000])
+
+
 class ConfigOut(BaseModel):
     """What the page needs to know about this server."""
 
@@ -81,6 +90,21 @@ class ConfigOut(BaseModel):
     methods: list[MethodOut]
     formats: list[str]
     profiles: list[str]
+    shares: SharingOut | None = Field(description="the terms of shares; `null` when sharing is off")
+
+
+class ShareOut(BaseModel):
+    """A new share. The key is the part of `url` after `#`; it is kept nowhere on the server."""
+
+    id: str = Field(examples=["Qm9vdHN0cmFwcGVkLWlk"])
+    url: str = Field(description="the link, relative to this server", examples=["/s/ID#KEY"])
+    expires_at: str = Field(description="when the share ends (ISO 8601, UTC)", examples=["2026-12-15T10:00:00Z"])
+    max_views: int | None = Field(description="views after which it ends; `null`: no limit", examples=[5])
+    delete_token: str = Field(description="ends the share: `DELETE /v1/shares/{id}` with it")
+    format: str = Field(examples=["jpeg"])
+    faces: int = Field(description="faces hidden", examples=[2])
+    weak: bool = Field(description="the method is weaker than fill")
+    warnings: list[str]
 
 
 class HealthOut(BaseModel):

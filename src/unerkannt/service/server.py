@@ -9,6 +9,7 @@ them is left even when the process is killed outright (:mod:`.spool`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import FrameType
 
 from ..detect import FaceDetector
@@ -20,11 +21,14 @@ from .routes import Service
 GRACE_SECONDS = 10
 
 
-def serve(config: ServiceConfig, *, detector: FaceDetector | None = None) -> None:
-    """Serve ``config``'s application until SIGTERM or SIGINT (``detector`` as in :func:`create_app`)."""
+def serve(
+    config: ServiceConfig, *, detector: FaceDetector | None = None, clock: Callable[[], float] | None = None
+) -> None:
+    """Serve ``config``'s application until SIGTERM or SIGINT (``detector`` and ``clock`` as in
+    :func:`create_app`)."""
     import uvicorn
 
-    app = create_app(config, detector=detector)
+    app = create_app(config, detector=detector, clock=clock)
     served: Service = app.state.service
     loop: list[asyncio.AbstractEventLoop] = []
 

@@ -36,6 +36,9 @@ log = logging.getLogger("unerkannt.service")
 
 #: Bytes a multipart body may have beyond the file itself (boundaries, headers, small fields).
 _FORM_OVERHEAD = 64 * 1024
+#: Form fields besides ``file`` that are kept for the endpoint (more, or longer, are flagged).
+_FIELDS = 16
+_FIELD_BYTES = 1024
 #: Raw body types accepted besides ``image/*``.
 _RAW_TYPES = {b"application/octet-stream", b""}
 
@@ -51,6 +54,9 @@ class Upload:
     file: IO[bytes]
     size: int
     _release: Callable[[], None] = field(repr=False)
+    #: The form's other fields (name -> values), for endpoints that take any; ``None``
+    #: when there were more than 16 or one was longer than 1 KB (such an endpoint refuses that).
+    fields: dict[str, list[str]] | None = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -165,7 +171,8 @@ class Uploads:
             with self._lock:
                 self._receiving -= 1
         log.info("upload: %d bytes", size)
-        return Upload(file=file, size=size, _release=_once(lambda: self._give_back(held)))
+        fields = sink.fields if isinstance(sink, _FormSink) else {}
+        return Upload(file=file, size=size, _release=_once(lambda: self._give_back(held)), fields=fields)
 
     async def _chunks(self, request: Request) -> AsyncIterator[bytes]:
         """The body's chunks, as long as they come in time (408) and the server runs (503)."""
@@ -235,7 +242,8 @@ class _RawSink:
 
 
 class _FormSink:
-    """Streams the part named ``file`` into ``out``; other fields are read and dropped."""
+    """Streams the part named ``file`` into ``out``; other fields are read into :attr:`fields`
+    (at most 16 of at most 1 KB each; beyond that :attr:`fields` becomes ``None``)."""
 
     def __init__(self, out: IO[bytes], limit: int, boundary: bytes) -> None:
         if not boundary:
@@ -248,6 +256,9 @@ class _FormSink:
         self._value = b""
         self._disposition = b""
         self._in_file = False
+        self.fields: dict[str, list[str]] | None = {}
+        self._name = ""
+        self._text = b""
         try:
             self._parser = MultipartParser(
                 boundary,
@@ -258,6 +269,7 @@ class _FormSink:
                     "on_header_end": self._header_end,
                     "on_headers_finished": self._headers_finished,
                     "on_part_data": self._part_data,
+                    "on_part_end": self._part_end,
                     "on_end": self._end,
                 },
             )
@@ -282,6 +294,7 @@ class _FormSink:
     def _part_begin(self) -> None:
         self._disposition = b""
         self._in_file = False
+        self._text = b""
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
         self._field += data[start:end]
@@ -296,6 +309,7 @@ class _FormSink:
 
     def _headers_finished(self) -> None:
         _, params = parse_options_header(self._disposition)
+        self._name = params.get(b"name", b"").decode("utf-8", "replace")
         self._in_file = params.get(b"name") == b"file"
         if self._in_file:
             self.files += 1
@@ -304,11 +318,23 @@ class _FormSink:
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if not self._in_file:
+            if self.fields is not None:
+                self._text += data[start:end]
+                if len(self._text) > _FIELD_BYTES:
+                    self.fields = None
             return
         self.size += end - start
         if self.size > self.limit:
             raise too_large(self.limit)
         self.out.write(data[start:end])
+
+    def _part_end(self) -> None:
+        if self._in_file or self.fields is None:
+            return
+        values = self.fields.setdefault(self._name, [])
+        values.append(self._text.decode("utf-8", "replace"))
+        if sum(len(v) for v in self.fields.values()) > _FIELDS:
+            self.fields = None
 
     def _end(self) -> None:
         self.ended = True

@@ -22,6 +22,32 @@ const TEXT = {
     animated: "Animated image: every face found is hidden; single faces cannot be left visible.",
     expired: "The photos were forgotten after {min} minutes without use.",
     photo_alt: "Protected photo: {name}", overlay: "Faces in {name}",
+    share: "Share", share_title: "A link that ends by itself", share_expiry: "The link ends after",
+    share_1h: "1 hour", share_1d: "1 day", share_7d: "7 days", share_30d: "30 days",
+    share_limit: "or earlier, after this many views:", share_views: "Views",
+    share_hint: "The server keeps the protected photo sealed with a key that is only in the link; the original is not kept. Anyone who has the link can see the photo, and save it, until the link ends.",
+    share_create: "Create link", share_link: "Link", share_copy: "Copy link", share_end: "End it now",
+    share_working: "Protecting and sealing…", share_made: "The link works until {until}{views}.", share_views_left: " or for {n} view(s)",
+    share_copied: "Link copied.", share_copy_failed: "Select the link and copy it yourself.", share_ended: "The link has ended; the photo is gone from the server.",
+    share_failed: "No link: {msg}",
+    rights: "Your rights",
+    rights_intro: "If PimEyes, Clearview AI or another company may hold photos of your face, the GDPR lets you ask what it holds (Article 15), have it erased (Article 17), object (Article 21) and complain to a data protection authority (Article 77). Fill in the form to get the letter, ready to send. It is written by this server and kept nowhere; the page sends it nowhere else.",
+    r_kind: "What do you want?", r_access: "Ask what they hold about me (access, Article 15)", r_erasure: "Have it erased (erasure, Article 17)",
+    r_objection: "Object to the processing (Article 21)", r_complaint: "Complain to a data protection authority (Article 77)",
+    r_to: "Company", r_other_company: "Another company…", r_company_name: "Name of the company",
+    r_company_address: "Its postal address (one line each)", r_company_email: "Its e-mail address for data-protection requests",
+    r_authority: "Authority (where you live or work)", r_other_authority: "Another authority…", r_lead_authority: "The company's lead authority",
+    r_authority_name: "Name of the authority", r_authority_address: "Its postal address (one line each)", r_authority_email: "Its e-mail address",
+    r_request_date: "When did you send your request to the company?", r_reply: "What did the company answer?",
+    r_reply_none: "Nothing", r_reply_refused: "It refused", r_reply_incomplete: "An incomplete answer",
+    r_reason: "Your own reasons (optional, one paragraph)",
+    r_photo: "Enclose one photo of my face (everything else blacked out), so that they can find their data",
+    r_name: "Your name", r_email: "Your e-mail address (for the answer)",
+    r_address: "Your postal address (one line each; optional with an e-mail address)", r_lang: "Write the letter in",
+    r_write: "Write the letter", r_text: "Your letter", r_copy: "Copy the letter", r_download: "Download (.txt)",
+    r_notes: "Notes for you (not part of the letter)", r_writing: "Writing…", r_done: "Your letter is ready below.",
+    r_copied: "Letter copied.", r_failed: "No letter: {msg}", r_need_name: "Give your name.",
+    r_need_contact: "Give your e-mail address or your postal address, for the answer.",
   },
   de: {
     tagline: "Fotos sicher veröffentlichen, ohne dass Gesichtserkennung sie findet.",
@@ -43,12 +69,38 @@ const TEXT = {
     animated: "Animiertes Bild: jedes gefundene Gesicht wird verdeckt; einzelne Gesichter können nicht sichtbar bleiben.",
     expired: "Die Fotos wurden nach {min} Minuten ohne Nutzung vergessen.",
     photo_alt: "Geschütztes Foto: {name}", overlay: "Gesichter in {name}",
+    share: "Teilen", share_title: "Ein Link, der von selbst endet", share_expiry: "Der Link endet nach",
+    share_1h: "1 Stunde", share_1d: "1 Tag", share_7d: "7 Tagen", share_30d: "30 Tagen",
+    share_limit: "oder früher, nach so vielen Aufrufen:", share_views: "Aufrufe",
+    share_hint: "Der Server bewahrt das geschützte Foto verschlüsselt auf, mit einem Schlüssel, der nur im Link steht; das Original wird nicht aufbewahrt. Wer den Link hat, kann das Foto sehen und speichern, bis der Link endet.",
+    share_create: "Link erstellen", share_link: "Link", share_copy: "Link kopieren", share_end: "Jetzt beenden",
+    share_working: "Schütze und verschlüssele…", share_made: "Der Link gilt bis {until}{views}.", share_views_left: " oder für {n} Aufruf(e)",
+    share_copied: "Link kopiert.", share_copy_failed: "Markieren Sie den Link und kopieren Sie ihn selbst.", share_ended: "Der Link ist beendet; das Foto ist vom Server entfernt.",
+    share_failed: "Kein Link: {msg}",
+    rights: "Ihre Rechte",
+    rights_intro: "Wenn PimEyes, Clearview AI oder ein anderes Unternehmen Fotos Ihres Gesichts haben könnte, gibt Ihnen die DSGVO das Recht auf Auskunft (Art. 15), Löschung (Art. 17), Widerspruch (Art. 21) und Beschwerde bei einer Datenschutzbehörde (Art. 77). Füllen Sie das Formular aus und erhalten Sie den fertigen Brief. Er wird von diesem Server geschrieben und nirgends aufbewahrt; die Seite schickt ihn nirgendwo anders hin.",
+    r_kind: "Was möchten Sie?", r_access: "Auskunft, was gespeichert ist (Art. 15)", r_erasure: "Löschung (Art. 17)",
+    r_objection: "Widerspruch gegen die Verarbeitung (Art. 21)", r_complaint: "Beschwerde bei einer Datenschutzbehörde (Art. 77)",
+    r_to: "Unternehmen", r_other_company: "Ein anderes Unternehmen…", r_company_name: "Name des Unternehmens",
+    r_company_address: "Seine Postanschrift (zeilenweise)", r_company_email: "Seine E-Mail-Adresse für Datenschutzanfragen",
+    r_authority: "Behörde (wo Sie wohnen oder arbeiten)", r_other_authority: "Eine andere Behörde…", r_lead_authority: "Die federführende Behörde des Unternehmens",
+    r_authority_name: "Name der Behörde", r_authority_address: "Ihre Postanschrift (zeilenweise)", r_authority_email: "Ihre E-Mail-Adresse",
+    r_request_date: "Wann haben Sie Ihre Anfrage an das Unternehmen geschickt?", r_reply: "Was hat das Unternehmen geantwortet?",
+    r_reply_none: "Nichts", r_reply_refused: "Es hat abgelehnt", r_reply_incomplete: "Unvollständig",
+    r_reason: "Ihre eigenen Gründe (freiwillig, ein Absatz)",
+    r_photo: "Ein Foto meines Gesichts beilegen (alles andere geschwärzt), damit sie ihre Daten finden",
+    r_name: "Ihr Name", r_email: "Ihre E-Mail-Adresse (für die Antwort)",
+    r_address: "Ihre Postanschrift (zeilenweise; mit E-Mail-Adresse freiwillig)", r_lang: "Den Brief schreiben auf",
+    r_write: "Brief schreiben", r_text: "Ihr Brief", r_copy: "Brief kopieren", r_download: "Herunterladen (.txt)",
+    r_notes: "Hinweise für Sie (nicht Teil des Briefs)", r_writing: "Schreibe…", r_done: "Ihr Brief steht unten bereit.",
+    r_copied: "Brief kopiert.", r_failed: "Kein Brief: {msg}", r_need_name: "Geben Sie Ihren Namen an.",
+    r_need_contact: "Geben Sie Ihre E-Mail-Adresse oder Postanschrift an, für die Antwort.",
   },
 };
 
 const SVG = "http://www.w3.org/2000/svg";
 const EXT = { jpeg: ".jpg", png: ".png", webp: ".webp", tiff: ".tif", bmp: ".bmp", gif: ".gif", heif: ".heic", avif: ".avif" };
-const state = { lang: "en", items: [], session: 900, weak: new Set(["pixelate", "blur"]), timer: 0 };
+const state = { lang: "en", items: [], session: 900, weak: new Set(["pixelate", "blur"]), timer: 0, sharing: null, rights: null };
 const $ = (id) => document.getElementById(id);
 
 function t(key, vars = {}) {
@@ -63,6 +115,7 @@ function applyLanguage(lang) {
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   $("results").setAttribute("aria-label", t("results"));
   state.items.forEach(render);
+  fillRights();
 }
 
 function touch() {
@@ -71,10 +124,11 @@ function touch() {
     state.session * 1000);
 }
 
-async function api(path, item, params) {
+async function api(path, item, params, fields = {}) {
   for (let attempt = 0; ; attempt++) {
     const body = new FormData();
     body.append("file", item.file, "upload");  // the file name stays in this tab
+    Object.entries(fields).forEach(([k, v]) => body.append(k, v));
     const response = await fetch(`${path}?${params.toString()}`, { method: "POST", body, credentials: "same-origin" });
     if (response.status === 503 && attempt < 5) {
       item.stateText = t("busy"); render(item);
@@ -197,6 +251,16 @@ function build(item) {
     if (rects.length) rects[rects.length - 1].focus();
   });
   el.querySelector(".remove").addEventListener("click", () => forget(item));
+  const panel = el.querySelector(".share"), open = el.querySelector(".share-open");
+  open.addEventListener("click", () => {
+    panel.hidden = !panel.hidden;
+    open.setAttribute("aria-expanded", String(!panel.hidden));
+    if (!panel.hidden) el.querySelector(".share-expiry").focus();
+  });
+  el.querySelector(".share-limit").addEventListener("change", (ev) => { el.querySelector(".share-views").disabled = !ev.target.checked; });
+  el.querySelector(".share-create").addEventListener("click", () => share(item));
+  el.querySelector(".share-copy").addEventListener("click", () => copyText(el.querySelector(".share-link"), el.querySelector(".share-state"), "share_copied", "share_copy_failed"));
+  el.querySelector(".share-end").addEventListener("click", () => endShare(item));
   el.querySelector(".download").addEventListener("click", touch);
   return el;
 }
@@ -276,6 +340,64 @@ function render(item) {
   const ready = item.blob && !item.busy && !item.error;
   link.setAttribute("aria-disabled", String(!ready));
   if (ready) { link.href = item.url; link.download = downloadName(item); } else { link.removeAttribute("href"); }
+  const open = el.querySelector(".share-open");
+  open.hidden = !state.sharing;
+  open.disabled = !ready;
+  const made = item.share;
+  el.querySelector(".share-result").hidden = !made || made.ended;
+  if (made) {
+    el.querySelector(".share-link").value = made.link;
+    el.querySelector(".share-state").textContent = made.ended ? t("share_ended") : made.note ? t(made.note)
+      : t("share_made", { until: when(made.expiresAt), views: made.maxViews ? t("share_views_left", { n: made.maxViews }) : "" });
+  }
+}
+
+// A moment in the page's language, in the browser's own way of writing it when that matches.
+function when(iso) {
+  const locale = (navigator.language || "").toLowerCase().startsWith(state.lang) ? navigator.language : state.lang === "en" ? "en-GB" : state.lang;
+  return new Date(iso).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" });
+}
+
+async function share(item) {
+  touch();
+  const el = item.el, status = el.querySelector(".share-state");
+  const fields = { expires_in: el.querySelector(".share-expiry").value };
+  if (el.querySelector(".share-limit").checked) fields.max_views = el.querySelector(".share-views").value;
+  const create = el.querySelector(".share-create");
+  create.disabled = true;
+  status.textContent = t("share_working");
+  try {
+    const made = await (await api("/v1/shares", item, protectParams(item), fields)).json();
+    item.share = { id: made.id, link: new URL(made.url, location.href).href, token: made.delete_token,
+      expiresAt: made.expires_at, maxViews: made.max_views, ended: false, note: "" };
+    render(item);
+    el.querySelector(".share-link").focus();
+    el.querySelector(".share-link").select();
+  } catch (err) {
+    status.textContent = t("share_failed", { msg: String(err.message || err) });
+  } finally {
+    create.disabled = false;
+  }
+}
+
+async function endShare(item) {
+  touch();
+  const made = item.share;
+  if (!made) return;
+  const response = await fetch(`/v1/shares/${encodeURIComponent(made.id)}`,
+    { method: "DELETE", headers: { "X-Unerkannt-Delete-Token": made.token }, credentials: "same-origin" });
+  if (response.ok || response.status === 410) { made.ended = true; made.token = ""; }
+  render(item);
+}
+
+async function copyText(field, status, done, failed) {
+  try {
+    await navigator.clipboard.writeText(field.value);
+    status.textContent = t(done);
+  } catch (e) {
+    field.focus(); field.select();
+    status.textContent = t(document.execCommand && document.execCommand("copy") ? done : failed);
+  }
 }
 
 function downloadName(item) {
@@ -342,13 +464,96 @@ async function downloadZip() {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
+// "Your rights": the letter is written by this server (unerkannt.rights) and shown here only.
+function option(value, text) { const o = document.createElement("option"); o.value = value; o.textContent = text; return o; }
+
+function fillRights() {
+  const book = state.rights;
+  if (!book) return;
+  const to = $("r-to"), chosen = to.value;
+  to.replaceChildren(...book.companies.map((c) => option(c.key, c.name)), option("", t("r_other_company")));
+  to.value = chosen || book.companies[0]?.key || "";
+  showRightsFields();
+}
+
+function showRightsFields() {
+  const book = state.rights;
+  const kind = $("r-kind").value, company = book?.companies.find((c) => c.key === $("r-to").value);
+  $("r-other").hidden = Boolean(company);
+  $("r-complaint-fields").hidden = kind !== "complaint";
+  $("r-objection-fields").hidden = kind !== "objection";
+  $("r-photo-row").hidden = kind === "complaint";
+  const authority = $("r-authority"), chosen = authority.value;
+  const options = (book?.authorities || []).map((a) => option(a.key, a.country ? `${a.name} (${a.country[state.lang] || a.country.en})` : a.name));
+  if (company?.lead_authority) options.unshift(option("", t("r_lead_authority")));
+  authority.replaceChildren(...options, option("-", t("r_other_authority")));
+  if ([...authority.options].some((o) => o.value === chosen)) authority.value = chosen;
+  $("r-other-authority").hidden = authority.value !== "-";
+}
+
+const lines = (id) => $(id).value.split("\n").map((l) => l.trim()).filter(Boolean);
+
+async function writeLetter() {
+  touch();
+  const status = $("r-status"), kind = $("r-kind").value;
+  if (!$("r-name").value.trim()) { status.textContent = t("r_need_name"); $("r-name").focus(); return; }
+  if (!$("r-email").value.trim() && !lines("r-address").length) { status.textContent = t("r_need_contact"); $("r-email").focus(); return; }
+  const body = { kind, name: $("r-name").value.trim(), lang: $("r-lang").value, address: lines("r-address") };
+  if ($("r-email").value.trim()) body.email = $("r-email").value.trim();
+  if ($("r-to").value) body.to = $("r-to").value;
+  else {
+    body.company_name = $("r-company-name").value.trim();
+    body.company_address = lines("r-company-address");
+    if ($("r-company-email").value.trim()) body.company_email = $("r-company-email").value.trim();
+  }
+  if (kind === "complaint") {
+    const authority = $("r-authority").value;
+    if (authority === "-") {
+      body.authority_name = $("r-authority-name").value.trim();
+      body.authority_address = lines("r-authority-address");
+      if ($("r-authority-email").value.trim()) body.authority_email = $("r-authority-email").value.trim();
+    } else if (authority) body.authority = authority;
+    if ($("r-request-date").value) body.request_date = $("r-request-date").value;
+    body.reply = $("r-reply").value;
+  } else body.photo = $("r-photo").checked;
+  if (kind === "objection" && $("r-reason").value.trim()) body.reason = $("r-reason").value.replace(/\s+/g, " ").trim();
+  status.textContent = t("r_writing");
+  try {
+    const response = await fetch("/v1/rights/letter", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body), credentials: "same-origin" });
+    const answer = await response.json();
+    if (!response.ok) throw new Error(answer.error?.message || `HTTP ${response.status}`);
+    $("r-text").value = answer.text;
+    $("r-notes").replaceChildren(...answer.notes.map((n) => { const li = document.createElement("li"); li.textContent = n; return li; }));
+    const link = $("r-download");
+    if (link.href) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(new Blob([answer.text], { type: "text/plain;charset=utf-8" }));
+    link.download = answer.filename;
+    $("r-result").hidden = false;
+    status.textContent = t("r_done");
+  } catch (err) {
+    status.textContent = t("r_failed", { msg: String(err.message || err) });
+  }
+}
+
 async function init() {
   applyLanguage((navigator.language || "en").slice(0, 2).toLowerCase());
+  $("r-lang").value = state.lang;
   try {
     const config = await (await fetch("/v1/config", { credentials: "same-origin" })).json();
     state.session = config.session_seconds;
     state.weak = new Set(config.methods.filter((m) => m.weak).map((m) => m.name));
+    state.sharing = config.shares;
   } catch (e) { /* defaults stay */ }
+  try {
+    state.rights = await (await fetch("/v1/rights", { credentials: "same-origin" })).json();
+    fillRights();
+  } catch (e) { /* the form works with another company */ }
+  $("r-kind").addEventListener("change", showRightsFields);
+  $("r-to").addEventListener("change", showRightsFields);
+  $("r-authority").addEventListener("change", showRightsFields);
+  $("r-write").addEventListener("click", writeLetter);
+  $("r-copy").addEventListener("click", () => copyText($("r-text"), $("r-status"), "r_copied", "share_copy_failed"));
   $("lang").addEventListener("change", (ev) => applyLanguage(ev.target.value));
   $("method").addEventListener("change", () => {
     $("method-warning").hidden = !state.weak.has($("method").value);
