@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from .anonymize import get_method
 from .auditing.guard import reprotect_matching
 from .consent.rule import consented_faces
 from .detect import FaceDetector, MultiDetector, load_detector
+from .detect.search import Pass, plain, search_faces, searching
 from .errors import AnonymizationError, InputError, UnerkanntError, UsageError
 from .faces import COVERED, Face, covered
 from .media import by_name, encode, read_image, write_atomic
@@ -26,14 +27,15 @@ log = logging.getLogger(__name__)
 
 
 def build_detector(options: ProtectOptions) -> FaceDetector:
-    """The detector(s) ``options`` ask for; models load on first use."""
+    """The detector(s) ``options`` ask for, searching photos as the profile says
+    (:mod:`unerkannt.detect.search`); models load on first use."""
     detectors = [
         load_detector(
             name, threshold=options.detection_threshold, scales=options.detection_scales, threads=options.threads
         )
         for name in options.detectors
     ]
-    return detectors[0] if len(detectors) == 1 else MultiDetector(detectors)
+    return searching(detectors[0] if len(detectors) == 1 else MultiDetector(detectors), options.profile)
 
 
 def build_verifier(options: ProtectOptions) -> FaceDetector | None:
@@ -68,7 +70,7 @@ def protect_array(
     Returns
     -------
     ProtectedImage
-        A new array and a record per face.
+        A new array, a record per face and the detector passes that ran.
 
     Raises
     ------
@@ -89,7 +91,7 @@ def protect_array(
     method = get_method(options.method)
     out = np.array(image, copy=True)
     records: list[FaceRecord] = []
-    detected = detector.detect(image)
+    detected, passes = search_faces(detector, image)
     visible = consented_faces(image, detected, options.consent) if options.consent else {}
     faces = detected + [Face(box=b, score=1.0, detector="manual") for b in options.manual_boxes]
     for i, face in enumerate(faces):
@@ -112,7 +114,8 @@ def protect_array(
             records.append(_apply(method, out, face, options, frame, "verify", source=image))
     if options.audit:
         records = reprotect_matching(image, out, records, enlarge=options.enlarge, warnings=warnings)
-    return ProtectedImage(image=out, faces=records, warnings=warnings)
+    passes = [replace(p, frame=frame) for p in passes] if frame else passes
+    return ProtectedImage(image=out, faces=records, warnings=warnings, passes=passes)
 
 
 def _apply(  # type: ignore[no-untyped-def]
@@ -165,7 +168,7 @@ def protect_file(
             source,
             output,
             options=options,
-            detector=detector,
+            detector=plain(detector),
             verifier=verifier,
             overwrite=overwrite,
             progress=progress,
@@ -175,11 +178,13 @@ def protect_file(
     picture = read_image(source, max_pixels=options.max_pixels)
     fmt = by_name(options.format) if options.format else picture.format
     records: list[FaceRecord] = []
+    passes: list[Pass] = []
     warnings = list(picture.warnings)
     for i, frame in enumerate(picture.frames):
         result = protect_array(frame, options=options, detector=detector, verifier=verifier, frame=i)
         picture.frames[i] = result.image
         records.extend(result.faces)
+        passes.extend(result.passes)
         warnings.extend(result.warnings)
     data, notes = encode(picture, fmt, quality=options.quality, keep_icc=options.keep_icc)
     warnings.extend(notes)
@@ -192,6 +197,7 @@ def protect_file(
         faces=records,
         warnings=warnings,
         seconds=time.perf_counter() - start,
+        passes=passes,
     )
 
 

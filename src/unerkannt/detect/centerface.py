@@ -26,6 +26,9 @@ class CenterFaceDetector(Detector):
     """
 
     name = "centerface"
+    #: At the photo threshold it finds 95 % of the detection kit's faces of 10-12 px
+    #: and 56 % of those of 6-8 px (bench/RESULTS.md, "Crowds").
+    resolves = 10.0
 
     def __init__(self, *, model_path: str | Path = MODEL, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

