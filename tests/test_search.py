@@ -28,19 +28,23 @@ from unerkannt.faces import Face
 from unerkannt.pipeline import build_detector, protect_file
 
 #: The rule of these tests: the default's shape, written out so the geometry below holds.
-RULE = Closer(evidence=0.3, step=2.0, min_zoom=1.5, zoom=2.0, reach=(2.0, 2.0, 1.0), whole=0.3, depth=2, budget=4.0)
+RULE = Closer(
+    evidence=0.3, step=2.0, min_zoom=1.5, zoom=2.0, reach=(2.0, 2.0, 1.0), whole=0.5, depth=2, accept=0.1, budget=4.0
+)
 #: The same, one closer round only.
 ONCE = replace(RULE, depth=1)
 
 
 class Eyesight(Detector):
-    """Finds red squares of at least :attr:`resolves` px high in its input (score 0.9)."""
+    """Finds red squares of at least :attr:`resolves` px high in its input, scoring 0.9,
+    or ``near_limit`` when under twice that (real detectors score small faces low)."""
 
     name = "eyesight"
     resolves = 10.0
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, near_limit: float = 0.9, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.near_limit = near_limit
         self.inputs: list[tuple[int, int]] = []
 
     def _detect_once(self, image: np.ndarray) -> list[Face]:
@@ -50,7 +54,10 @@ class Eyesight(Detector):
         faces = []
         for x, y, w, h, _ in stats[1:count]:
             if h >= self.resolves:
-                faces.append(Face(box=(float(x), float(y), float(x + w), float(y + h)), score=0.9, detector=self.name))
+                score = self.near_limit if h < 2 * self.resolves else 0.9
+                faces.append(
+                    Face(box=(float(x), float(y), float(x + w), float(y + h)), score=score, detector=self.name)
+                )
         return faces
 
 
@@ -112,15 +119,25 @@ def test_faces_found_closer_that_are_small_again_call_for_one_more_look() -> Non
 
 
 def test_a_crowd_is_searched_whole_and_its_tiny_faces_are_found_anywhere() -> None:
-    # Small faces across the photo: their regions cover more than 30 % of it, so the whole
-    # photo is searched closer, and a tiny face far from every small one is found too.
-    crowd = [(x, y, 12) for x in range(20, 400, 60) for y in (40, 110)]
+    # Small faces all over the photo, each scoring only 0.15 (none calls for a look at its
+    # own region), whose regions cover about 70 % of it: a crowd. The whole photo is
+    # searched closer, and a tiny face far from every small one is found too.
+    crowd = [(x, y, 12) for x in range(20, 400, 60) for y in (30, 80, 130, 180)]
     lone = (380, 270, 7)
-    faces, passes = Search(Eyesight(threshold=0.06), RULE).search(_photo(420, 300, [*crowd, lone]))
+    image = _photo(420, 300, [*crowd, lone])
+    faces, passes = Search(Eyesight(near_limit=0.15, threshold=0.06), RULE).search(image)
     closer = [p for p in passes if p.kind == "closer"]
     assert closer[0].regions == ((0, 0, 420, 300),) and closer[0].scale == 1.75
     assert "of the photo" in closer[0].why
     assert _found(faces, *lone) and all(_found(faces, *c) for c in crowd)
+
+
+def test_a_few_small_faces_scoring_low_call_for_nothing() -> None:
+    # The same faces and scores, but only two of them: their regions cover little, and
+    # none scores the evidence a region of its own needs.
+    image = _photo(420, 300, [(20, 30, 12), (200, 130, 12), (380, 270, 7)])
+    faces, passes = Search(Eyesight(near_limit=0.15, threshold=0.06), RULE).search(image)
+    assert [p.kind for p in passes] == ["whole"] and len(faces) == 2
 
 
 def test_the_closer_passes_keep_to_the_budget() -> None:
@@ -150,17 +167,22 @@ def test_a_large_photo_is_tiled_and_searched_closer_only_where_faces_are_small()
     assert _found(faces, *tiny) and _found(faces, *small) and _found(faces, 500, 300, 60)
 
 
-def test_a_closer_face_scoring_under_accept_is_dropped() -> None:
-    class Dim(Eyesight):
-        def _detect_once(self, image: np.ndarray) -> list[Face]:
-            # Faces seen in enlarged pixels score low, as texture does.
-            faces = super()._detect_once(image)
-            enlarged = image.shape[0] > 300
-            return [Face(box=f.box, score=0.08 if enlarged else 0.9, detector=self.name) for f in faces]
+class Dim(Eyesight):
+    """Scores every face it finds in enlarged pixels 0.08, as texture scores."""
 
+    def detect_at(self, image: np.ndarray, scale: float, region: tuple[int, int, int, int] | None = None) -> list[Face]:
+        faces = super().detect_at(image, scale, region)
+        return faces if scale <= 1.0 else [replace(f, score=0.08) for f in faces]
+
+
+def test_a_face_scoring_under_accept_is_dropped_near_a_few_faces_and_kept_in_a_crowd() -> None:
     image = _photo(400, 300, [(100, 100, 12), (122, 92, 7)])
-    faces, passes = Search(Dim(threshold=0.06), Closer(whole=0.0)).search(image)
+    faces, passes = Search(Dim(threshold=0.06), RULE).search(image)
     assert passes[-1].kind == "closer" and passes[-1].faces == 0 and not _found(faces, 122, 92, 7)
+    # In a crowd the whole photo is searched at the detector's threshold, as thorough does.
+    crowd = [(x, y, 12) for x in range(20, 400, 60) for y in (30, 80, 130, 180)]
+    faces, passes = Search(Dim(threshold=0.06), RULE).search(_photo(420, 300, [*crowd, (380, 270, 7)]))
+    assert passes[1].regions == ((0, 0, 420, 300),) and _found(faces, 380, 270, 7)
 
 
 def test_profiles_keep_their_meaning() -> None:

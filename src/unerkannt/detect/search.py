@@ -14,28 +14,36 @@ them are found. Searching every photo at 2x costs four times the pixels (the
 that small. Crowds do: the back rows of a demonstration, a school event, a stadium.
 
 **The rule** (the ``default`` profile's closer look). A crowd shows itself in the first
-pass, which finds its front and middle rows. A face found at ``h`` pixels says that
-faces down to ``h / step`` pixels may stand around it (further back, beside, in front);
-to see those the detector needs the photo at ``step * resolves / h`` times its size
-(rounded up to a quarter). Where that is at least ``min_zoom`` (a face of at most
-13 px for CenterFace at 1x: ``2 * 10 / 1.5``), the region around the face (``reach``
-face heights to each side and upwards, where faces further away stand, and less
-downwards) is searched again at that scale, at most ``zoom`` times the scale that found
-the face. Overlapping regions are joined and searched once, at the largest scale any
-of their faces asks for. When the regions cover ``whole`` of the photo or more, the
-photo is a crowd: the whole photo is searched at that scale (its tiny faces are then
-not only beside the ones found). New faces found there that are again small call for
-one more look, up to ``depth`` rounds.
+pass, which finds its front and middle rows, and often the faces further back as
+candidates with low scores. A face found at ``h`` pixels says that faces down to
+``h / step`` pixels may stand around it (further back, beside, in front); to see those
+the detector needs the photo at ``step * resolves / h`` times its size (rounded up to a
+quarter). A face is *small* where that is at least ``min_zoom`` (for CenterFace at 1x:
+at most 13 px, ``2 * 10 / 1.5``) and it scores at least ``accept``. The region around a
+small face is ``reach`` face heights to each side and upwards (where faces further away
+stand) and less downwards.
 
-**What it costs.** The closer passes search regions, largest need first, as long as
-their pixels fit ``budget`` times the pixels of the first pass (the detector's time
-grows with the pixels): a photo costs at most what the ``thorough`` profile costs
+* When the regions of the small faces cover ``whole`` of the photo or more, the photo is
+  a crowd: the whole photo is searched again at the largest scale its small faces ask
+  for (at most ``zoom``), keeping what the detector finds at its threshold, as the
+  ``thorough`` profile searches every photo. In a crowd most candidates are faces, and
+  its tiniest faces are not only beside the ones found.
+* Otherwise only the regions of small faces scoring at least ``evidence`` are searched
+  again (overlapping ones joined, each at the largest scale its faces ask for, at most
+  ``zoom``), and a face found there is kept when it scores ``accept``: around a few
+  faces, the detector's lowest scores on enlarged pixels are mostly texture, and each is
+  a filled patch that was no face.
+
+New faces a closer pass finds that are small again call for one more look, up to
+``depth`` rounds. A face a closer pass finds where an earlier pass already had one
+changes nothing.
+
+**What it costs.** The closer passes search their regions, smallest faces first, as
+long as their pixels fit ``budget`` times the pixels of the first pass (the detector's
+time grows with its pixels): a photo costs at most what the ``thorough`` profile costs
 (1x and the whole photo at 2x), a photo without small faces nothing more. They run the
-8-bit CenterFace (:data:`FINE_MODELS`): on enlarged regions it finds the same faces
-as the float model in about half the time. A face a closer pass finds must score
-``accept`` (above the first pass's threshold): enlarged, the lowest scores are mostly
-texture, and each is a filled patch that was no face. A face a closer pass finds
-again, where an earlier pass already had it, changes nothing.
+8-bit CenterFace (:data:`FINE_MODELS`): on the crowd kits made from half of the
+detection kit it found the same faces as the float model in about half the time.
 
 **Large photos** are searched in tiles of at most
 :data:`unerkannt.detect.base.MAX_TILE` pixels, and once whole at that size for the
@@ -74,7 +82,7 @@ class Closer:
     Attributes
     ----------
     evidence : float
-        Score a face needs to call for a closer look (the lowest scores are mostly texture).
+        Score a small face needs to call for a closer look at its region alone.
     step : float
         A face of ``h`` px calls for faces down to ``h / step`` px around it.
     min_zoom : float
@@ -84,11 +92,13 @@ class Closer:
     reach : (side, up, down)
         The region searched around a face, in face heights beyond its box.
     whole : float
-        Share of the photo the regions must cover for the whole photo to be searched.
+        Share of the photo the regions of all small faces must cover for the photo to be
+        a crowd, searched whole.
     depth : int
         Closer rounds at most.
     accept : float
-        Score a face found by a closer pass needs to be kept.
+        Score a face needs to count as small, and to be kept when a closer pass over
+        regions (not a crowd's whole photo) finds it.
     budget : float
         Pixels all closer passes may search, as a multiple of the first pass's pixels.
     """
@@ -277,9 +287,11 @@ class Search:
                 break
             small.sort(key=lambda fs: fs[0].height)
             covered = _covered([f for f, _ in small], rule.reach, width, height)
+            accept = rule.accept
             if covered >= rule.whole:
                 regions = [((0, 0, width, height), max(s for _, s in small))]
                 why = f"{len(small)} small face(s) found, their regions {covered:.0%} of the photo"
+                accept = 0.0  # a crowd is searched as the thorough profile searches: at the threshold
             else:
                 wanted = [(f, s) for f, s in small if f.score >= rule.evidence]
                 if not wanted:
@@ -291,7 +303,7 @@ class Search:
             evidence = []
             for scale in sorted({s for _, s in regions}):
                 chosen = [r for r, s in regions if s == scale]
-                new = self._run(passes, found + added, image, "closer", scale, chosen, accept=rule.accept, why=why)
+                new = self._run(passes, found + added, image, "closer", scale, chosen, accept=accept, why=why)
                 added += new
                 evidence += [(f, scale) for f in new]
         return added
