@@ -201,16 +201,18 @@ def test_profiles_keep_their_meaning() -> None:
     assert ProtectOptions(profile="thorough").detection_scales == (1.0, 2.0)
 
 
-def test_the_default_builds_the_closer_look_with_the_8_bit_model_and_pickles() -> None:
+def test_the_default_searches_with_the_8_bit_model_and_pickles() -> None:
     search = build_detector(ProtectOptions())
     assert isinstance(search, Search) and search.closer == PROFILES["default"].closer
-    assert search.fine is not None and search.fine.name == "centerface-int8"
-    assert search.fine.threshold == search.detector.threshold
+    assert search.detector.name == "centerface-int8" and search.detector.threshold == PROFILES["default"].threshold
+    assert build_detector(ProtectOptions(threshold=0.2)).detector.threshold == 0.2  # type: ignore[attr-defined]
     clone = pickle.loads(pickle.dumps(search))
     assert isinstance(clone, Search) and clone.closer == search.closer and clone.detector._model is None
+    for profile in ("fast", "thorough"):
+        other = build_detector(ProtectOptions(profile=profile))
+        assert other.detector.name == "centerface" and other.closer is None  # type: ignore[attr-defined]
     # A detector whose limit was never measured (YuNet) is searched at its scales only.
     assert Search(load_detector("yunet", threshold=0.5, scales=(1.0,)), Closer()).closer is None
-    assert build_detector(ProtectOptions(profile="fast")).fine is None  # type: ignore[attr-defined]
 
 
 def test_other_detectors_pass_through_and_videos_get_the_plain_model() -> None:
@@ -307,7 +309,6 @@ def test_the_default_protects_the_back_rows_of_a_real_crowd(tmp_path: Path) -> N
     # this test was written).
     import json
 
-    from unerkannt.detect.centerface import CenterFaceDetector
     from unerkannt.pipeline import protect_array
 
     item = json.loads((DATA / "annotations.json").read_text())["images"][0]
@@ -317,9 +318,10 @@ def test_the_default_protects_the_back_rows_of_a_real_crowd(tmp_path: Path) -> N
     boxes = [[round(v / 2) for v in f["box"]] for f in item["faces"]]
     options = ProtectOptions()
     verifier = load_detector("yunet", threshold=options.verify_threshold, scales=(1.0,))
-    first = Search(CenterFaceDetector(threshold=options.detection_threshold))
+    default = build_detector(options)
+    first = Search(default.detector)  # type: ignore[attr-defined]
     once = protect_array(image, options=options, detector=first, verifier=verifier)
-    result = protect_array(image, options=options, detector=build_detector(options), verifier=verifier)
+    result = protect_array(image, options=options, detector=default, verifier=verifier)
     assert [p.kind for p in once.passes] == ["whole"]
     assert [p.kind for p in result.passes][:2] == ["whole", "closer"]
     before, after = _protected(image, once.image, boxes), _protected(image, result.image, boxes)

@@ -1,7 +1,7 @@
 """Where and at which scale a photo is searched: the profiles and the closer look.
 
 Every choice of the photo search is made here: the numbers are in :data:`PROFILES`,
-:class:`Closer` and :data:`FINE_MODELS`, and this text says why they are what they are.
+:class:`Closer` and :data:`EIGHT_BIT`, and this text says why they are what they are.
 The figures quoted are measured by ``bench/protect_images.py`` and ``bench/crowd_kits.py``
 (``bench/RESULTS.md``, "Crowds").
 
@@ -41,9 +41,15 @@ changes nothing.
 **What it costs.** The closer passes search their regions, smallest faces first, as
 long as their pixels fit ``budget`` times the pixels of the first pass (the detector's
 time grows with its pixels): a photo costs at most what the ``thorough`` profile costs
-(1x and the whole photo at 2x), a photo without small faces nothing more. They run the
-8-bit CenterFace (:data:`FINE_MODELS`): on the crowd kits made from half of the
-detection kit it found the same faces as the float model in about half the time.
+(1x and the whole photo at 2x), a photo without small faces nothing more. On the
+detection kit the closer look searched 10 % more pixels than the first pass.
+
+To pay for it, the default profile searches with the 8-bit build of CenterFace
+(:data:`EIGHT_BIT`, as videos do), about 1.7 times as fast as the float model. Its
+scores differ a little: at 0.065 it fills as much of the photos around the faces as
+the float model at 0.06 (chosen on one half of the detection kit), and with the
+closer look it finds the faces the float model finds with it, within a few per
+thousand (``bench/RESULTS.md``).
 
 **Large photos** are searched in tiles of at most
 :data:`unerkannt.detect.base.MAX_TILE` pixels, and once whole at that size for the
@@ -60,12 +66,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from ..errors import DetectionError
-from ..faces import Face, iou, merge_faces
+from ..faces import Face, merge_faces
 
 if TYPE_CHECKING:  # planning loads no OpenCV: the options import the profiles
     from . import FaceDetector
@@ -117,23 +123,25 @@ class Closer:
 @dataclass(frozen=True, kw_only=True)
 class Profile:
     """What a ``--profile`` means for a photo: the scales every photo is searched at,
-    the detector's threshold, and the closer look where faces are small (or none)."""
+    the detector's threshold, the closer look where faces are small (or none), and
+    whether the 8-bit build of the detector searches (:data:`EIGHT_BIT`)."""
 
     scales: tuple[float, ...]
     threshold: float
     closer: Closer | None = None
+    eight_bit: bool = False
 
 
 #: The detection profiles. Thresholds are low on purpose: a missed face is a leak, a
 #: filled hand costs little.
 PROFILES: dict[str, Profile] = {
-    "default": Profile(scales=(1.0,), threshold=0.06, closer=Closer()),
+    "default": Profile(scales=(1.0,), threshold=0.065, closer=Closer(), eight_bit=True),
     "thorough": Profile(scales=(1.0, 2.0), threshold=0.06),
     "fast": Profile(scales=(1.0,), threshold=0.1),
 }
 
-#: The build of a detector that its closer passes run.
-FINE_MODELS = {"centerface": "centerface-int8"}
+#: The 8-bit build of a detector, for the profiles that search with it.
+EIGHT_BIT = {"centerface": "centerface-int8"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,7 +151,7 @@ class Pass:
     Attributes
     ----------
     detector : str
-        The detector the search is named after (a closer pass may run its 8-bit build).
+        The detector that searched.
     kind : str
         ``"whole"`` (the whole photo at a scale of the profile), ``"overview"`` (the
         whole photo at :data:`unerkannt.detect.base.MAX_TILE` pixels, after a tiled
@@ -152,7 +160,7 @@ class Pass:
     regions : tuple of Region
         The parts of the photo searched; the whole photo for ``whole`` and ``overview``.
     faces : int
-        Faces this pass found that no earlier pass had found.
+        Faces this pass found; for a closer pass, only those no earlier pass had found.
     why : str
         For a closer pass, what called for it.
     frame : int
@@ -192,18 +200,16 @@ class Search:
     Parameters
     ----------
     detector : Detector
-        The model; its ``scales`` are the whole-photo passes, its ``threshold`` theirs.
+        The model; its ``scales`` are the whole-photo passes, its ``threshold`` that of
+        every pass.
     closer : Closer or None
         The closer look; ``None`` (or a detector without ``resolves``) searches at
         ``scales`` only.
-    fine : Detector or None
-        The model the closer passes run; ``detector`` when ``None``.
     """
 
-    def __init__(self, detector: Detector, closer: Closer | None = None, fine: Detector | None = None) -> None:
+    def __init__(self, detector: Detector, closer: Closer | None = None) -> None:
         self.detector = detector
         self.closer = closer if detector.resolves else None
-        self.fine = fine
         self.name = detector.name
 
     def __repr__(self) -> str:
@@ -239,36 +245,42 @@ class Search:
             raise DetectionError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
         height, width = image.shape[:2]
         whole: Region = (0, 0, width, height)
-        found: list[Face] = []
         passes: list[Pass] = []
-        for scale in self.detector.scales:
-            found += self._run(passes, found, image, "whole", scale, [whole])
+        found: list[Face] = []  # what the whole-photo passes found, as they found it
+        plan = [("whole", scale) for scale in self.detector.scales]
         overview = overview_scale((height, width), self.detector.scales)
         if overview is not None:
-            found += self._run(passes, found, image, "overview", overview, [whole])
+            plan.append(("overview", overview))
+        merged: list[Face] = []
+        for kind, scale in plan:
+            faces = self.detector.detect_at(image, scale)
+            merged = merge_faces(faces)
+            passes.append(Pass(detector=self.name, kind=kind, scale=scale, regions=(whole,), faces=len(merged)))
+            found += faces
+        if len(plan) > 1:
+            merged = merge_faces(found)  # as one detector pass over several scales merges them
         if self.closer is not None:
-            found += self._look_closer(passes, found, image, self.closer)
-        return merge_faces(found), passes
+            merged += self._look_closer(passes, merged, image, self.closer)
+        return merged, passes
 
-    def _run(
+    def _closer_pass(
         self,
         passes: list[Pass],
         known: list[Face],
         image: np.ndarray,
-        kind: str,
         scale: float,
         regions: list[Region],
-        *,
-        accept: float = 0.0,
-        why: str = "",
+        accept: float,
+        why: str,
     ) -> list[Face]:
-        """Run one pass; record it in ``passes``. Returns every face of a whole or overview
-        pass, and only the new faces (none of ``known`` covers them) of a closer pass."""
-        model = self.fine if kind == "closer" and self.fine is not None else self.detector
-        faces = [f for r in regions for f in model.detect_at(image, scale, r) if f.score >= accept]
-        new = [f for f in merge_faces(faces) if not any(iou(f.box, k.box) >= 0.3 for k in known)]
-        passes.append(Pass(detector=self.name, kind=kind, scale=scale, regions=tuple(regions), faces=len(new), why=why))
-        return new if kind == "closer" else faces
+        """Search ``regions`` at ``scale``; record the pass. Returns the faces scoring
+        ``accept`` that none of ``known`` already covers."""
+        faces = [f for r in regions for f in self.detector.detect_at(image, scale, r) if f.score >= accept]
+        new = _unknown(merge_faces(faces), known)
+        passes.append(
+            Pass(detector=self.name, kind="closer", scale=scale, regions=tuple(regions), faces=len(new), why=why)
+        )
+        return new
 
     def _look_closer(self, passes: list[Pass], found: list[Face], image: np.ndarray, rule: Closer) -> list[Face]:
         height, width = image.shape[:2]
@@ -276,7 +288,7 @@ class Search:
         budget = rule.budget * sum(p.pixels for p in passes)
         added: list[Face] = []
         # Each face with the scale of the pass that found it.
-        evidence = [(f, max(self.detector.scales)) for f in merge_faces(found)]
+        evidence = [(f, max(self.detector.scales)) for f in found]
         for _ in range(rule.depth):
             small: list[tuple[Face, float]] = []
             for face, at in evidence:
@@ -303,10 +315,28 @@ class Search:
             evidence = []
             for scale in sorted({s for _, s in regions}):
                 chosen = [r for r, s in regions if s == scale]
-                new = self._run(passes, found + added, image, "closer", scale, chosen, accept=accept, why=why)
+                new = self._closer_pass(passes, found + added, image, scale, chosen, accept, why)
                 added += new
                 evidence += [(f, scale) for f in new]
         return added
+
+
+#: Boxes overlapping this much (intersection over union) are one face, as :func:`merge_faces` takes them.
+_SAME_FACE = 0.3
+
+
+def _unknown(faces: list[Face], known: list[Face]) -> list[Face]:
+    """The faces of ``faces`` that overlap none of ``known`` by :data:`_SAME_FACE` or more."""
+    if not faces or not known:
+        return faces
+    a = np.array([f.box for f in faces], dtype=np.float64)[:, None, :]
+    b = np.array([k.box for k in known], dtype=np.float64)[None, :, :]
+    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = w * h
+    areas = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    overlap = (inter / np.maximum(areas - inter, 1e-9)).max(axis=1)
+    return [f for f, o in zip(faces, overlap, strict=True) if o < _SAME_FACE]
 
 
 def _area(regions: list[Region] | tuple[Region, ...]) -> int:
@@ -372,19 +402,20 @@ def _affordable(regions: list[tuple[Region, float]], budget: float) -> list[tupl
 
 def searching(detector: FaceDetector, profile: str) -> FaceDetector:
     """``detector`` searching photos as ``profile`` says: a :class:`Search` around each of
-    unerkannt's own detectors (also inside a :class:`~unerkannt.detect.MultiDetector`);
-    any other detector (a fake, a caller's own) is returned as it is."""
+    unerkannt's own detectors (also inside a :class:`~unerkannt.detect.MultiDetector`),
+    its 8-bit build where the profile says so; any other detector (a fake, a caller's
+    own) is returned as it is. Models load on first use."""
     from . import MultiDetector, load_detector
     from .base import Detector
 
     if isinstance(detector, Detector):
-        closer = PROFILES[profile].closer
-        fine = None
-        if closer is not None and detector.name in FINE_MODELS:
-            fine = load_detector(
-                FINE_MODELS[detector.name], threshold=detector.threshold, scales=(1.0,), threads=detector.threads
+        setting = PROFILES[profile]
+        if setting.eight_bit and detector.name in EIGHT_BIT:
+            built = load_detector(
+                EIGHT_BIT[detector.name], threshold=detector.threshold, scales=detector.scales, threads=detector.threads
             )
-        return Search(detector, closer, fine)  # type: ignore[arg-type]
+            detector = cast("Detector", built)
+        return Search(detector, setting.closer)
     if isinstance(detector, MultiDetector):
         return MultiDetector([searching(d, profile) for d in detector.detectors])
     return detector
@@ -412,4 +443,4 @@ def search_faces(detector: FaceDetector, image: np.ndarray) -> tuple[list[Face],
     return faces, passes
 
 
-__all__ = ["FINE_MODELS", "PROFILES", "Closer", "Pass", "Profile", "Search", "plain", "search_faces", "searching"]
+__all__ = ["EIGHT_BIT", "PROFILES", "Closer", "Pass", "Profile", "Search", "plain", "search_faces", "searching"]
