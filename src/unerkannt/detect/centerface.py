@@ -74,7 +74,8 @@ class CenterFaceDetector(Detector):
 class CenterFaceInt8Detector(CenterFaceDetector):
     """CenterFace with its backbone in 8-bit integers: about 1.7x faster on this
     project's machines, the same recall on the detection kit (scores of dim,
-    low-contrast faces a little lower; bench/RESULTS.md). Videos run it by default."""
+    low-contrast faces a little lower; bench/RESULTS.md). Videos and the default photo
+    profile run it (:mod:`unerkannt.detect.search`)."""
 
     name = "centerface-int8"
 
