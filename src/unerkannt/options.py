@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+# The detection profiles, what each searches and why, are in one place with the search.
+from .detect.search import PROFILES
 from .errors import UsageError
-
-#: Detection profiles: the scales each image is searched at and the score threshold.
-#: Thresholds are low on purpose: a missed face is a leak, a filled hand costs little.
-PROFILES: dict[str, tuple[tuple[float, ...], float]] = {
-    "default": ((1.0,), 0.06),
-    "thorough": ((1.0, 2.0), 0.06),
-    "fast": ((1.0,), 0.1),
-}
 
 #: The most pixels (width x height x frames) unerkannt decodes; protects against
 #: decompression bombs. 100 megapixels is a 12,000 x 8,000 panorama.
@@ -125,11 +119,11 @@ class ProtectOptions:
 
     @property
     def detection_scales(self) -> tuple[float, ...]:
-        return self.scales if self.scales is not None else PROFILES[self.profile][0]
+        return self.scales if self.scales is not None else PROFILES[self.profile].scales
 
     @property
     def detection_threshold(self) -> float:
-        return self.threshold if self.threshold is not None else PROFILES[self.profile][1]
+        return self.threshold if self.threshold is not None else PROFILES[self.profile].threshold
 
     def evolve(self, **changes: object) -> ProtectOptions:
         """A copy with some fields changed (validated again)."""

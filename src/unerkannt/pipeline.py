@@ -6,13 +6,14 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
 from .core import FrameCore, FrameResult, Target, check_frame
 from .detect import FaceDetector, MultiDetector, load_detector
+from .detect.search import Pass, plain, search_faces, searching
 from .errors import UnerkanntError, UsageError
 from .media import by_name, encode, read_image, write_atomic
 from .media.video import is_video
@@ -23,14 +24,15 @@ log = logging.getLogger(__name__)
 
 
 def build_detector(options: ProtectOptions) -> FaceDetector:
-    """The detector(s) ``options`` ask for; models load on first use."""
+    """The detector(s) ``options`` ask for, searching photos as the profile says
+    (:mod:`unerkannt.detect.search`); models load on first use."""
     detectors = [
         load_detector(
             name, threshold=options.detection_threshold, scales=options.detection_scales, threads=options.threads
         )
         for name in options.detectors
     ]
-    return detectors[0] if len(detectors) == 1 else MultiDetector(detectors)
+    return searching(detectors[0] if len(detectors) == 1 else MultiDetector(detectors), options.profile)
 
 
 def build_verifier(options: ProtectOptions) -> FaceDetector | None:
@@ -65,7 +67,7 @@ def protect_array(
     Returns
     -------
     ProtectedImage
-        A new array and a record per face.
+        A new array, a record per face and the detector passes that ran.
 
     Raises
     ------
@@ -80,8 +82,8 @@ def protect_array(
         With ``options.consent`` or ``options.audit``: a recognizer or the registry failed.
     """
     core = FrameCore(options)
-    result = _protect_frame(core, image, detector=detector, verifier=verifier, frame=frame)
-    return ProtectedImage(image=result.image, faces=result.records, warnings=core.warnings)
+    result, passes = _protect_frame(core, image, detector=detector, verifier=verifier, frame=frame)
+    return ProtectedImage(image=result.image, faces=result.records, warnings=core.warnings, passes=passes)
 
 
 def protect_frames(
@@ -91,7 +93,7 @@ def protect_frames(
     detector: FaceDetector,
     verifier: FaceDetector | None = None,
     stop: Callable[[], None] | None = None,
-) -> tuple[list[FaceRecord], list[str]]:
+) -> tuple[list[FaceRecord], list[Pass], list[str]]:
     """Protect every frame of a picture in place (``frames[i]`` is replaced).
 
     One :class:`~unerkannt.core.FrameCore` serves all frames, so that each warning is
@@ -100,28 +102,33 @@ def protect_frames(
 
     Returns
     -------
-    records, warnings
+    records, passes, warnings
+        The faces handled, the detector passes that ran (each with its frame) and
+        every warning once.
     """
     core = FrameCore(options)
     records: list[FaceRecord] = []
+    passes: list[Pass] = []
     for i, frame in enumerate(frames):
         if stop is not None:
             stop()
-        result = _protect_frame(core, frame, detector=detector, verifier=verifier, frame=i)
+        result, searched = _protect_frame(core, frame, detector=detector, verifier=verifier, frame=i)
         frames[i] = result.image
         records.extend(result.records)
-    return records, core.warnings
+        passes.extend(searched)
+    return records, passes, core.warnings
 
 
 def _protect_frame(
     core: FrameCore, image: np.ndarray, *, detector: FaceDetector, verifier: FaceDetector | None, frame: int
-) -> FrameResult:
+) -> tuple[FrameResult, list[Pass]]:
     check_frame(image)
     # ``detectors=()``: the caller chose the faces (manual boxes); no detector runs.
-    found = detector.detect(image) if core.options.detectors else []
-    return core.protect(
+    found, passes = search_faces(detector, image) if core.options.detectors else ([], [])
+    result = core.protect(
         image, targets=[Target(box=f.box, face=f) for f in found], verifier=verifier or detector, frame=frame
     )
+    return result, [replace(p, frame=frame) for p in passes] if frame else passes
 
 
 def protect_file(
@@ -164,7 +171,7 @@ def protect_file(
             source,
             output,
             options=options,
-            detector=detector,
+            detector=plain(detector),
             verifier=verifier,
             overwrite=overwrite,
             progress=progress,
@@ -179,7 +186,7 @@ def protect_file(
             f"the output would be {fmt.name.upper()} but its name ends in {output.suffix or 'nothing'}; "
             f"name it *{fmt.extensions[0]} or choose another format"
         )
-    records, found = protect_frames(picture.frames, options=options, detector=detector, verifier=verifier)
+    records, passes, found = protect_frames(picture.frames, options=options, detector=detector, verifier=verifier)
     warnings = [*picture.warnings, *found]
     data, notes = encode(picture, fmt, quality=options.quality, keep_icc=options.keep_icc)
     warnings.extend(notes)
@@ -192,6 +199,7 @@ def protect_file(
         faces=records,
         warnings=warnings,
         seconds=time.perf_counter() - start,
+        passes=passes,
     )
 
 

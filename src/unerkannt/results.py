@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .detect.search import Pass
 from .faces import Face
 
 
@@ -39,11 +40,13 @@ class FaceRecord:
 
 @dataclass(kw_only=True)
 class ProtectedImage:
-    """The result of protecting an array: new pixels and the faces handled."""
+    """The result of protecting an array: new pixels, the faces handled and the
+    detector passes that ran (:class:`unerkannt.detect.search.Pass`)."""
 
     image: np.ndarray
     faces: list[FaceRecord]
     warnings: list[str] = field(default_factory=list)
+    passes: list[Pass] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -54,7 +57,8 @@ class FileResult:
     written; ``error`` says why) or ``"skipped"`` (a file in an input folder that is
     not a photo or video, or hidden; ``warnings`` says which; nothing written, and
     nothing needed protecting). ``video`` summarizes a video (frames, audio policy,
-    per-track frame and box counts); ``None`` for images.
+    per-track frame and box counts); ``None`` for images. ``passes`` lists the
+    detector passes that ran on each frame of an image (where, at which scale, why).
     """
 
     input: str
@@ -65,6 +69,7 @@ class FileResult:
     error: dict[str, str] | None = None
     seconds: float = 0.0
     video: dict[str, Any] | None = None
+    passes: list[Pass] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -91,6 +96,8 @@ class FileResult:
             "error": self.error,
             "seconds": round(self.seconds, 3),
         }
+        if self.passes:
+            data["passes"] = [p.to_json() for p in self.passes]
         if self.video is not None:
             data["video"] = self.video
         return data

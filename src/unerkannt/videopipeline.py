@@ -33,7 +33,7 @@ import numpy as np
 from .anonymize.base import Method
 from .core import FrameCore, Target
 from .detect import FaceDetector
-from .detect.base import Detector
+from .detect.base import Detector, overview_scale
 from .errors import DetectionError, UnerkanntError, UnsupportedFormatError, UsageError
 from .faces import Face, merge_faces
 from .media.video import CONTAINERS, Frame, VideoReader, VideoWriter, check_clean_video
@@ -41,7 +41,7 @@ from .media.write import atomic_output
 from .options import ProtectOptions
 from .results import FaceRecord, FileResult
 from .track import GROW_PER_FRAME, Track, Tracker
-from .videoplan import Pass, VideoPlan, video_models
+from .videoplan import DETECTABLE, Pass, VideoPlan, video_models
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,14 @@ def protect_video(
         info = reader.info
         fps = float(info.fps) if info.fps else 30.0
         detector, verifier = video_models(detector, verifier)
-        scales = detector.scales if isinstance(detector, Detector) else (1.0,)
-        plan = VideoPlan(options, width=info.width, height=info.height, fps=fps, scales=scales)
+        plan = VideoPlan(
+            options,
+            width=info.width,
+            height=info.height,
+            fps=fps,
+            scales=detector.scales if isinstance(detector, Detector) else (1.0,),
+            resolves=(detector.resolves if isinstance(detector, Detector) else None) or DETECTABLE,
+        )
         tracker = Tracker(hold=plan.hold, hold_single=plan.hold_single, hold_for=plan.hold_for)
         run = _Run(core=core, options=options, tracker=tracker, plan=plan)
         with atomic_output(output, overwrite=overwrite) as tmp:
@@ -333,8 +339,15 @@ class _DetectorPool:
         try:
             if not isinstance(detector, Detector):
                 return detector.detect(image)
-            faces = [f for p in passes for f in detector.search(image, scales=p.scales, region=p.region)]
-            return merge_faces(faces) if len(passes) > 1 else faces
+            faces = []
+            for search in passes:
+                x1, y1, x2, y2 = search.region or (0, 0, image.shape[1], image.shape[0])
+                for scale in search.scales:
+                    faces.extend(detector.detect_at(image, scale, search.region))
+                overview = overview_scale((y2 - y1, x2 - x1), search.scales)
+                if overview is not None:
+                    faces.extend(detector.detect_at(image, overview, search.region))
+            return merge_faces(faces)
         finally:
             self._free[which].put(detector)
 

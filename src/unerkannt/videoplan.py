@@ -1,28 +1,31 @@
 """How a video is searched for faces: every choice of models, scales, regions and intervals.
 
 The rules follow from what the detectors can do, not from the clips of a benchmark: they
-find faces down to about :data:`DETECTABLE` pixels high in their input, and their cost
-grows with the pixels they look at. So a frame of any size gets the same budget, about
-the pixels of a frame whose shorter side is :data:`SEARCH_SIDE`, and every face the
-detector can see at the video's own resolution is searched for at full resolution
-within a bounded number of frames.
+find faces down to about ``resolves`` pixels high in their input
+(:attr:`unerkannt.detect.base.Detector.resolves`, 10 for CenterFace), and their cost grows
+with the pixels they look at. So a frame of any size gets about the same budget, the
+pixels of a frame whose shorter side is :data:`SEARCH_SIDE`, and every face the detector
+can see at the video's own resolution is searched for at full resolution within a bounded
+number of frames.
 
 On every searched frame (every frame; the fast profile every :data:`FAST_DETECT_EVERY`-th),
 the detector looks at:
 
 1. **The whole frame** scaled to a shorter side of at most :data:`SEARCH_SIDE` (its
    profile's scales apply on top). A 640x360 frame is searched as it is, a 1080p frame
-   at 2/3, a 4K frame at 1/3: the pass costs about the same at any size and finds every
-   face of ``DETECTABLE / scale`` pixels or more in every searched frame.
+   at 1/2, a 4K frame at 1/4: the pass costs about the same at any size and finds every
+   face of ``resolves / scale`` pixels or more in every searched frame.
 2. **One tile at full resolution** when that pass is scaled down (the sweep). The frame
    is cut into tiles of about the pixels of the whole-frame pass, overlapping by twice
    the largest face the whole-frame pass may miss, and one tile is searched per searched
    frame, in turn: a face the detector finds at full resolution is looked for at least
    once every :attr:`VideoPlan.sweep_period` frames. The look-ahead buffer of the
    pipeline holds that many frames, so a face found late is masked back to the frame
-   where the sweep last looked there without seeing it.
+   where the sweep last looked there without seeing it. When the whole frame at full
+   size costs no more than the scaled pass and a tile together (1280x720), it is
+   searched so instead.
 3. **The places of small faces**: around the guess of every track whose face is too
-   small for the whole-frame pass (under ``SMALL`` pixels there), at full resolution,
+   small for the whole-frame pass (under twice ``resolves`` there), at full resolution,
    enlarged up to 2x for the tiniest, so that a small face once found is followed in
    every searched frame instead of only when the sweep comes back. The smallest faces
    first, within the pixels of one tile.
@@ -49,10 +52,9 @@ from .detect import FaceDetector
 from .options import ProtectOptions
 from .track import Track
 
-#: The smallest face, in pixels of the detector's input, that the detectors find reliably.
-DETECTABLE = 10
-#: A face under this many pixels in the whole-frame pass is searched at its own place too.
-SMALL = 2 * DETECTABLE
+#: The smallest face, in pixels of the detector's input, that a detector which does not
+#: say (:attr:`unerkannt.detect.base.Detector.resolves`) is taken to find reliably.
+DETECTABLE = 10.0
 #: Shorter side, in pixels, at which the detector searches whole frames (the per-frame budget).
 SEARCH_SIDE = 540
 #: Shorter side at which the verifier searches whole frames: small frames (640x360) are
@@ -70,7 +72,8 @@ VERIFY_EVERY = {"default": 4, "fast": 2}
 FAST_DETECT_EVERY = 3
 #: Videos run these detectors in the place of the one named: the detector searches every
 #: frame, and the 8-bit CenterFace is about 1.7x faster at the same recall on the
-#: detection kit (bench/RESULTS.md). Photos keep the float model.
+#: detection kit (bench/RESULTS.md), in every profile (photos choose theirs in
+#: :mod:`unerkannt.detect.search`).
 VIDEO_MODELS = {"centerface": "centerface-int8"}
 #: Lowest detector score that starts or feeds a track, per profile, when no threshold was
 #: given. Tracking covers a face in the frames where its score dips, so a video does not
@@ -119,19 +122,32 @@ class VideoPlan:
         Frames per second (for the hold time).
     scales : tuple of float
         The detector's own scales (its profile's), applied on top of the whole-frame scale.
+    resolves : float
+        Height in pixels of the smallest faces the detector finds in its input.
     """
 
     def __init__(
-        self, options: ProtectOptions, *, width: int, height: int, fps: float, scales: tuple[float, ...] = (1.0,)
+        self,
+        options: ProtectOptions,
+        *,
+        width: int,
+        height: int,
+        fps: float,
+        scales: tuple[float, ...] = (1.0,),
+        resolves: float = DETECTABLE,
     ) -> None:
         self.width, self.height = width, height
+        #: A face under this many pixels in the whole-frame pass is searched at its own place too.
+        self.small = 2 * resolves
         self.every = detect_interval(options)
         self.verify_every = verify_interval(options) if options.verify else 0
         short = max(1, min(width, height))
         #: Factor of the detector's whole-frame pass (an enlargement only by the profile's scales).
-        self.scale, self.tiles = whole_and_sweep(width, height, min(1.0, SEARCH_SIDE / short))
+        self.scale, self.tiles = whole_and_sweep(width, height, min(1.0, SEARCH_SIDE / short), self.small)
         self.scales = tuple(s * self.scale for s in scales)
-        self.verify_scale, self.verify_tiles = whole_and_sweep(width, height, min(VERIFY_UPSCALE, VERIFY_SIDE / short))
+        self.verify_scale, self.verify_tiles = whole_and_sweep(
+            width, height, min(VERIFY_UPSCALE, VERIFY_SIDE / short), self.small
+        )
         #: Frames in which every full-resolution tile is searched once.
         self.sweep_period = len(self.tiles) * self.every if len(self.tiles) > 1 else 0
         self.hold = max(round(HOLD_SECONDS * fps), 2 * self.every)
@@ -146,7 +162,7 @@ class VideoPlan:
         for a face seen once, and for a face too small for the whole-frame pass at least
         until the sweep comes back to it."""
         hold = self.hold if track.detections > 1 else self.hold_single
-        if self.sweep_period and (track.box[3] - track.box[1]) * self.scale < SMALL:
+        if self.sweep_period and (track.box[3] - track.box[1]) * self.scale < self.small:
             hold = max(hold, self.sweep_period + self.every)
         return hold
 
@@ -178,9 +194,9 @@ class VideoPlan:
         for track in sorted(tracks, key=lambda t: t.box[3] - t.box[1]):
             x1, y1, x2, y2 = track.guess(index)
             face = max(y2 - y1, 1.0)
-            if face * self.scale >= SMALL:
+            if face * self.scale >= self.small:
                 break
-            zoom = min(REGION_UPSCALE, max(1.0, SMALL / face))
+            zoom = min(REGION_UPSCALE, max(1.0, self.small / face))
             side = max(3 * max(x2 - x1, y2 - y1), 48.0)
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
             region = _clipped((cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2), self.width, self.height)
@@ -203,28 +219,28 @@ class VideoPlan:
         }
 
 
-def whole_and_sweep(width: int, height: int, scale: float) -> tuple[float, list[Region]]:
+def whole_and_sweep(width: int, height: int, scale: float, small: float) -> tuple[float, list[Region]]:
     """The scale of the whole-frame pass and the tiles of the sweep for a wanted ``scale``.
 
     Under 1, the sweep's tiles (:func:`sweep_tiles`); but when the whole frame at full size
     costs no more pixels than the pass and one tile together, it is searched so instead.
     """
-    tiles = sweep_tiles(width, height, scale)
+    tiles = sweep_tiles(width, height, scale, small)
     if tiles and width * height <= width * height * scale**2 + _area(tiles[0]):
         return 1.0, []
     return scale, tiles
 
 
-def sweep_tiles(width: int, height: int, scale: float) -> list[Region]:
+def sweep_tiles(width: int, height: int, scale: float, small: float) -> list[Region]:
     """The full-resolution tiles of a frame whose whole-frame pass runs at ``scale`` (none at 1).
 
     Each tile has about the pixels of that pass (the frame's shape times ``scale``, plus
-    the overlap); neighbours overlap by twice the largest face the pass may miss, so that
-    any such face lies whole in one tile.
+    the overlap); neighbours overlap by twice the largest face the pass may miss (``small``
+    pixels there), so that any such face lies whole in one tile.
     """
     if scale >= 1.0:
         return []
-    overlap = math.ceil(2 * SMALL / scale)
+    overlap = math.ceil(2 * small / scale)
     tile_w = min(width, math.ceil(width * scale) + overlap)
     tile_h = min(height, math.ceil(height * scale) + overlap)
     xs = _starts(width, tile_w, overlap)
@@ -267,7 +283,6 @@ __all__ = [
     "FAST_DETECT_EVERY",
     "HOLD_SECONDS",
     "SEARCH_SIDE",
-    "SMALL",
     "VERIFY_EVERY",
     "VERIFY_SIDE",
     "VERIFY_UPSCALE",

@@ -7,12 +7,15 @@ importing this module loads no model and no inference runtime.
 from __future__ import annotations
 
 import importlib
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ..errors import UsageError
 from ..faces import Face
+
+if TYPE_CHECKING:
+    from .search import Pass
 
 
 class FaceDetector(Protocol):
@@ -58,12 +61,20 @@ class MultiDetector:
         self.detectors = detectors
 
     def detect(self, image: np.ndarray) -> list[Face]:
+        return self.search(image)[0]
+
+    def search(self, image: np.ndarray) -> tuple[list[Face], list[Pass]]:
+        """The merged faces of every detector, and the passes of those that record them."""
         from ..faces import merge_faces
+        from .search import search_faces
 
         faces: list[Face] = []
+        passes: list[Pass] = []
         for detector in self.detectors:
-            faces.extend(detector.detect(image))
-        return merge_faces(faces)
+            found, ran = search_faces(detector, image)
+            faces.extend(found)
+            passes.extend(ran)
+        return merge_faces(faces), passes
 
 
 __all__ = ["DETECTORS", "FaceDetector", "MultiDetector", "load_detector"]

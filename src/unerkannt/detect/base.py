@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,9 @@ class Detector(LazyModel, ABC):
     """
 
     name: str = "detector"
+    #: Height in pixels of the smallest faces the model finds reliably in the pixels it
+    #: is given, or ``None`` when not measured (see :mod:`unerkannt.detect.search`).
+    resolves: float | None = None
 
     def __init__(self, *, threshold: float = 0.5, scales: tuple[float, ...] = (1.0,), threads: int = 0) -> None:
         self.threshold = threshold
@@ -51,7 +55,7 @@ class Detector(LazyModel, ABC):
         return f"{type(self).__name__}(threshold={self.threshold}, scales={self.scales})"
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        """Find faces in ``image`` at this detector's ``scales``.
+        """Find faces in ``image`` at every scale of :attr:`scales`.
 
         Parameters
         ----------
@@ -68,61 +72,51 @@ class Detector(LazyModel, ABC):
         DetectionError
             The model could not be loaded or inference failed.
         """
-        return self.search(image, scales=self.scales)
+        faces: list[Face] = []
+        for scale in self.scales:
+            faces.extend(self.detect_at(image, scale))
+        overview = overview_scale(image.shape[:2], self.scales)
+        if overview is not None:
+            faces.extend(self.detect_at(image, overview))
+        return merge_faces(faces)
 
-    def search(
-        self,
-        image: np.ndarray,
-        *,
-        scales: tuple[float, ...],
-        region: tuple[int, int, int, int] | None = None,
-    ) -> list[Face]:
-        """Find faces in ``region`` of ``image`` (the whole image when ``None``) at ``scales``.
+    def detect_at(self, image: np.ndarray, scale: float, region: tuple[int, int, int, int] | None = None) -> list[Face]:
+        """One pass: ``image`` (or its ``region``) resized by ``scale`` and searched in tiles.
 
         Parameters
         ----------
         image : (H, W, 3) uint8 ndarray
             RGB pixels.
-        scales : tuple of float
-            Resize factors of the region; ``1.0`` searches it at its own resolution.
+        scale : float
+            Resize factor; ``2.0`` searches at twice the size (for faces half as high).
         region : (x1, y1, x2, y2) int, optional
-            Pixel bounds (``x2``, ``y2`` exclusive), clipped to the image.
+            The part of ``image`` to search, in its pixels (``x2``, ``y2`` exclusive);
+            the whole image when ``None``.
 
         Returns
         -------
         list of Face
-            Boxes in pixels of ``image``, at or above ``threshold``, merged across scales
-            and tiles.
+            Faces scoring at least :attr:`threshold`, boxes in pixels of ``image``, not
+            merged (a face cut by a tile border can come back twice).
 
         Raises
         ------
         DetectionError
-            The model could not be loaded or inference failed.
+            The image is not ``(H, W, 3) uint8``, or the model failed.
         """
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise DetectionError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
-        x0 = y0 = 0
+        x0, y0 = 0, 0
         if region is not None:
-            x0, y0 = max(0, region[0]), max(0, region[1])
-            image = image[y0 : max(y0, region[3]), x0 : max(x0, region[2])]
-        height, width = image.shape[:2]
-        if height < 1 or width < 1:
-            return []
-        faces: list[Face] = []
+            x0, y0, x1, y1 = region
+            image = image[y0:y1, x0:x1]
         try:
-            for scale in scales:
-                faces.extend(self._detect_scaled(image, scale))
-            if max(height, width) * max(scales) > MAX_TILE:
-                # Tiles cut large faces; one pass over the whole image finds those.
-                faces.extend(self._detect_scaled(image, MAX_TILE / max(height, width)))
+            faces = self._detect_scaled(image, scale)
         except DetectionError:
             raise
         except Exception as exc:  # onnxruntime and OpenCV raise their own types
             raise DetectionError(f"{self.name} failed: {exc}") from exc
-        found = [f for f in faces if f.score >= self.threshold]
-        if x0 or y0:
-            found = [_moved(f, x0, y0) for f in found]
-        return merge_faces(found)
+        return [_shifted(f, x0, y0) for f in faces if f.score >= self.threshold]
 
     def _detect_scaled(self, image: np.ndarray, scale: float) -> list[Face]:
         height, width = image.shape[:2]
@@ -146,6 +140,14 @@ class Detector(LazyModel, ABC):
     @abstractmethod
     def _detect_once(self, image: np.ndarray) -> list[Face]:
         """Detect in one RGB tile of at most :data:`MAX_TILE` pixels per side."""
+
+
+def overview_scale(shape: tuple[int, int], scales: tuple[float, ...]) -> float | None:
+    """The scale of one more pass over the whole image when the largest of ``scales``
+    splits an image of ``shape`` (H, W) into tiles, or ``None``: tiles cut large faces,
+    and the whole image at :data:`MAX_TILE` pixels finds those whole."""
+    longest = max(shape)
+    return MAX_TILE / longest if longest * max(scales) > MAX_TILE else None
 
 
 def onnx_session(model: str | Path | bytes, threads: int) -> Any:
@@ -187,10 +189,12 @@ def _tiles(image: np.ndarray):  # type: ignore[no-untyped-def]
             yield x0, y0, image[y0 : y0 + MAX_TILE, x0 : x0 + MAX_TILE]
 
 
-def _moved(face: Face, dx: int, dy: int) -> Face:
+def _shifted(face: Face, dx: int, dy: int) -> Face:
+    if not (dx or dy):
+        return face
     x1, y1, x2, y2 = face.box
     landmarks = None if face.landmarks is None else tuple((x + dx, y + dy) for x, y in face.landmarks)
-    return Face(box=(x1 + dx, y1 + dy, x2 + dx, y2 + dy), score=face.score, detector=face.detector, landmarks=landmarks)
+    return replace(face, box=(x1 + dx, y1 + dy, x2 + dx, y2 + dy), landmarks=landmarks)
 
 
 def _clip(box: tuple[float, float, float, float], width: int, height: int) -> tuple[float, float, float, float]:

@@ -26,6 +26,9 @@ class CenterFaceDetector(Detector):
     """
 
     name = "centerface"
+    #: At the photo threshold it finds 95 % of the detection kit's faces of 10-12 px
+    #: and 56 % of those of 6-8 px (bench/RESULTS.md, "Crowds").
+    resolves = 10.0
 
     def __init__(self, *, model_path: str | Path = MODEL, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -71,7 +74,8 @@ class CenterFaceDetector(Detector):
 class CenterFaceInt8Detector(CenterFaceDetector):
     """CenterFace with its backbone in 8-bit integers: about 1.7x faster on this
     project's machines, the same recall on the detection kit (scores of dim,
-    low-contrast faces a little lower; bench/RESULTS.md). Videos run it by default."""
+    low-contrast faces a little lower; bench/RESULTS.md). Videos and the default photo
+    profile run it (:mod:`unerkannt.detect.search`)."""
 
     name = "centerface-int8"
 

@@ -189,7 +189,7 @@ def protect_job(
     options = options.evolve(manual_boxes=clip_boxes(boxes, width, height))
     fmt = by_name(options.format) if options.format else picture.format
     detector, verifier = detectors_for(options, cancel, override=override)
-    records, found = protect_frames(
+    records, _, found = protect_frames(
         picture.frames, options=options, detector=detector, verifier=verifier, stop=lambda: check(cancel)
     )
     check(cancel)
