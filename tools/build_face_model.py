@@ -48,7 +48,7 @@ MIN_HEIGHT = 32
 MIN_SCORE = 0.7
 COUNT = 16
 COMPONENTS = 6
-SPREAD = 0.6
+SPREAD = 0.5
 #: Unsharp masking of the finished faces (sigma in canvas pixels, amount): an average of
 #: small, slightly misaligned faces is softer than any of them.
 SHARPEN = (1.5, 0.8)

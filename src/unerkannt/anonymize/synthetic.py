@@ -30,7 +30,7 @@ LANDMARKS = tuple(
 )
 #: The drawn face: an ellipse in canvas pixels (centre x, centre y, half width, half height),
 #: from the forehead to below the chin, faded out over its outer :data:`_FADE`.
-FACE_ELLIPSE = (40.0, 55.0, 25.0, 31.0)
+FACE_ELLIPSE = (40.0, 52.0, 29.0, 37.0)
 _FADE = 0.2
 #: The drawn face's box is this much larger than the detected box: detectors box a face
 #: from the brows, the model's box reaches up to the hair line.
