@@ -6,6 +6,8 @@ const TEXT = {
     tagline: "Make photos safe to publish against face recognition.",
     language: "Language", options: "Options", method: "How faces are hidden",
     method_fill: "Fill (irreversible, recommended)", method_pixelate: "Pixelate (weaker)", method_blur: "Blur (weaker)",
+    method_natural: "Natural (rebuilt from the surroundings, irreversible)",
+    method_synthetic: "Face of no one (a drawn stand-in, irreversible)",
     format: "File format", format_same: "Same as the photo",
     weak_warning: "This method is weaker than fill: blurred or pixelated faces can be partly restored or matched by face-search engines. Use fill to publish.",
     add: "Photos", drop: "Drop photos here, or", choose: "Choose photos",
@@ -27,6 +29,8 @@ const TEXT = {
     tagline: "Fotos sicher veröffentlichen, ohne dass Gesichtserkennung sie findet.",
     language: "Sprache", options: "Einstellungen", method: "Wie Gesichter verdeckt werden",
     method_fill: "Füllen (unumkehrbar, empfohlen)", method_pixelate: "Verpixeln (schwächer)", method_blur: "Weichzeichnen (schwächer)",
+    method_natural: "Natürlich (aus der Umgebung neu aufgebaut, unumkehrbar)",
+    method_synthetic: "Gesicht von niemandem (gezeichneter Ersatz, unumkehrbar)",
     format: "Dateiformat", format_same: "Wie das Foto",
     weak_warning: "Diese Methode ist schwächer als Füllen: verpixelte oder weichgezeichnete Gesichter lassen sich teilweise wiederherstellen oder von Gesichtssuchmaschinen zuordnen. Zum Veröffentlichen: Füllen.",
     add: "Fotos", drop: "Fotos hierher ziehen, oder", choose: "Fotos auswählen",
@@ -342,12 +346,28 @@ async function downloadZip() {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
+// The server's methods, in its order, labelled in the page's language (the name if no label).
+function showMethods(names) {
+  const select = $("method");
+  const chosen = select.value;
+  select.replaceChildren(...names.map((name) => {
+    const option = document.createElement("option");
+    const key = `method_${name}`;
+    option.value = name;
+    if (TEXT.en[key]) option.dataset.i18n = key;
+    option.textContent = TEXT.en[key] ? t(key) : name;
+    return option;
+  }));
+  select.value = names.includes(chosen) ? chosen : names[0];
+}
+
 async function init() {
   applyLanguage((navigator.language || "en").slice(0, 2).toLowerCase());
   try {
     const config = await (await fetch("/v1/config", { credentials: "same-origin" })).json();
     state.session = config.session_seconds;
     state.weak = new Set(config.methods.filter((m) => m.weak).map((m) => m.name));
+    showMethods(config.methods.map((m) => m.name));
   } catch (e) { /* defaults stay */ }
   $("lang").addEventListener("change", (ev) => applyLanguage(ev.target.value));
   $("method").addEventListener("change", () => {
