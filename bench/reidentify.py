@@ -216,7 +216,7 @@ def _pct(x: float) -> str:
 
 def _rendered_faces_of_no_one() -> list[tuple[np.ndarray, Any]]:
     """Each face of the synthetic model alone, twice its size, on a grey 250 x 250 photo, with its face."""
-    from unerkannt.anonymize.synthetic import CANVAS_BOX, LANDMARKS, face_alpha, model_faces
+    from unerkannt.anonymize.faces_of_no_one import CANVAS_BOX, LANDMARKS, face_alpha, model_faces
     from unerkannt.faces import Face
 
     scale, size = 2.0, 250

@@ -11,7 +11,7 @@ from the unmasked faces of the development kit's detection half
 3. the faces are grouped by person with SFace (cosine >= 0.363 to a group's first face),
    and each person becomes one face, the mean of their photos, so that no one who is
    photographed often weighs more than anyone else;
-4. each face is aligned to the template of ``unerkannt.anonymize.synthetic`` (the
+4. each face is aligned to the template of ``unerkannt.anonymize.faces_of_no_one`` (the
    similarity transform of its 5 landmarks, least squares), its brightness and contrast
    normalised, and mirrored (both sides count);
 5. mean and principal components of the persons' faces; ``COUNT`` faces of no one are the
@@ -39,7 +39,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from unerkannt.anonymize.synthetic import CANVAS, LANDMARKS, MODEL, face_alpha  # noqa: E402
+from unerkannt.anonymize.faces_of_no_one import CANVAS, LANDMARKS, MODEL, face_alpha  # noqa: E402
 from unerkannt.detect import load_detector  # noqa: E402
 from unerkannt.faces import Face, iou  # noqa: E402
 from unerkannt.recognize import load_recognizer  # noqa: E402
