@@ -120,11 +120,13 @@ class Method(ABC):
     """An anonymization method.
 
     ``weak`` methods leave some information of the face (they can be partly
-    reversed or matched); the CLI warns when one is chosen.
+    reversed or matched); the CLI warns when one is chosen. ``summary`` says in a few
+    words what the method does (``unerkannt info`` lists it).
     """
 
     name: str = "method"
     weak: bool = False
+    summary: str = ""
 
     @abstractmethod
     def apply(

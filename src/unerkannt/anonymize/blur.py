@@ -16,6 +16,7 @@ class Blur(RegionMethod):
     """
 
     name = "blur"
+    summary = "a strong blur, weaker than fill"
     weak = True
 
     def __init__(self, strength: float = 0.15) -> None:

@@ -24,6 +24,7 @@ class Fill(RegionMethod):
     """
 
     name = "fill"
+    summary = "one opaque colour, irreversible"
 
     def _replacement(self, region: np.ndarray, original: np.ndarray) -> np.ndarray:
         earlier = self._earlier_fill(region, original)

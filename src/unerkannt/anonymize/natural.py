@@ -41,6 +41,7 @@ class Natural(Method):
     """
 
     name = "natural"
+    summary = "rebuilt from the surroundings, irreversible"
 
     def apply(
         self,

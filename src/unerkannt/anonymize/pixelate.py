@@ -16,6 +16,7 @@ class Pixelate(RegionMethod):
     """
 
     name = "pixelate"
+    summary = "coarse blocks, weaker than fill"
     weak = True
 
     def __init__(self, blocks: int = 8) -> None:

@@ -37,6 +37,7 @@ class Synthetic(Natural):
     """
 
     name = "synthetic"
+    summary = "a face of no one drawn in, irreversible"
 
     def _rebuild(
         self, pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bounds, target: Target
