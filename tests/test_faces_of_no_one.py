@@ -235,17 +235,23 @@ def test_the_face_model_rebuilds_byte_for_byte(tmp_path: Path) -> None:
     import onnxruntime
     import PIL
 
+    from _recognition import require_recognition
     from unerkannt.anonymize.faces_of_no_one import MODEL
 
     kit = BENCH / "detect"
     if not (kit / "annotations.json").is_file():
         pytest.skip("../shared/bench is not present")
-    versions = (np.__version__, PIL.__version__, cv2.__version__, onnxruntime.__version__)
-    provenance = (MODEL.parent / "PROVENANCE.md").read_text()
-    pinned = re.search(r"numpy (\S+), Pillow (\S+), OpenCV (\S+) and onnxruntime (\S+)", provenance)
+    require_recognition()
+    import dlib
+
+    versions = (np.__version__, PIL.__version__, cv2.__version__, onnxruntime.__version__, dlib.__version__)
+    provenance = " ".join((MODEL.parent / "PROVENANCE.md").read_text().split())
+    pinned = re.search(r"numpy (\S+), Pillow (\S+), OpenCV (\S+), onnxruntime (\S+) and dlib (\S+) ", provenance)
     assert pinned is not None
     if versions != pinned.groups():
-        pytest.skip(f"the file was built with numpy, Pillow, OpenCV, onnxruntime {pinned.groups()}, not {versions}")
+        pytest.skip(
+            f"the file was built with numpy, Pillow, OpenCV, onnxruntime, dlib {pinned.groups()}, not {versions}"
+        )
     out = tmp_path / "faces.npy"
     tool = ROOT / "tools" / "build_face_model.py"
     proc = subprocess.run([sys.executable, str(tool), "--kit", str(kit), "--out", str(out)], capture_output=True)

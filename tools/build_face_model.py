@@ -14,14 +14,19 @@ from the unmasked faces of the development kit's detection half
 4. each face is aligned to the template of ``unerkannt.anonymize.faces_of_no_one`` (the
    similarity transform of its 5 landmarks, least squares), its brightness and contrast
    normalised, and mirrored (both sides count);
-5. mean and principal components of the persons' faces; ``COUNT`` faces of no one are the
-   mean plus ``COMPONENTS`` components with coefficients drawn from N(0, (SPREAD x their
-   spread)^2), generator seed ``SEED``.
+5. mean and principal components of the persons' faces; candidates are the mean plus
+   ``COMPONENTS`` components with coefficients drawn from N(0, (SPREAD x their
+   spread)^2), generator seed ``SEED``, slightly sharpened;
+6. a candidate is kept only if it is clearly no one of the kit: both recognizers, on the
+   candidate alone, find every kit face it was built from farther than ``NOT_SFACE`` /
+   ``NOT_DLIB`` (well short of their match thresholds, 0.363 and 0.6); the first ``COUNT``
+   kept are the model.
 
-The same kit and versions (numpy, OpenCV, onnxruntime; see PROVENANCE.md) rebuild the file
-byte for byte. ``identity/`` (LFW) is never read: it may not be redistributed.
+The same kit and versions (numpy, Pillow, OpenCV, onnxruntime, dlib; see PROVENANCE.md)
+rebuild the file byte for byte. ``identity/`` (LFW) is never read: it may not be
+redistributed. Needs the recognizers (``pip install 'unerkannt[recognition]'``).
 
-usage: python tools/build_face_model.py [--kit ../shared/bench/detect] [--out FILE] [--sheet PNG]
+usage: python tools/build_face_model.py [--kit ../shared/bench/detect] [--out FILE] [--sheet PNG] [--check]
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from unerkannt.anonymize.faces_of_no_one import CANVAS, LANDMARKS, MODEL, face_alpha  # noqa: E402
+from unerkannt.anonymize.faces_of_no_one import CANVAS, CANVAS_BOX, LANDMARKS, MODEL, face_alpha  # noqa: E402
 from unerkannt.detect import load_detector  # noqa: E402
 from unerkannt.faces import Face, iou  # noqa: E402
 from unerkannt.recognize import load_recognizer  # noqa: E402
@@ -57,6 +62,11 @@ SEED = 20261130
 #: face inside the face ellipse, before averaging: no photo's lighting dominates.
 LEVEL, CONTRAST = 140.0, 40.0
 SAME_PERSON = 0.363
+#: A face of no one is kept when SFace's cosine to every kit face is below NOT_SFACE and
+#: dlib's distance to every kit face above NOT_DLIB.
+NOT_SFACE, NOT_DLIB = 0.30, 0.50
+#: Candidates are drawn in batches of this many, at most MAX_CANDIDATES in all.
+BATCH, MAX_CANDIDATES = 64, 2048
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,24 +74,78 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kit", type=Path, default=ROOT.parent / "shared" / "bench" / "detect")
     ap.add_argument("--out", type=Path, default=MODEL)
     ap.add_argument("--sheet", type=Path, help="also write the persons' faces and the model's faces as a PNG")
+    ap.add_argument(
+        "--check", action="store_true", help="also compare the faces of no one with the kit's faces (SFace, dlib)"
+    )
     args = ap.parse_args(argv)
-    faces = _kit_faces(args.kit)
+    found = _kit_faces(args.kit)
+    faces = [(crop, vector) for crop, vector, _, _ in found]
     people = _people(faces)
     print(f"{len(faces)} faces with landmarks, {len(people)} people", file=sys.stderr)
     samples = np.stack([np.mean([_normalised(f) for f in person], axis=0) for person in people])
     samples = np.concatenate([samples, samples[:, :, ::-1]])  # mirrored
-    model = _faces_of_no_one(samples)
+    model = _faces_of_no_one(samples, found)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, model, allow_pickle=False)
     print(f"{args.out}: {model.shape} sha256 {hashlib.sha256(args.out.read_bytes()).hexdigest()}")
     if args.sheet:
         people_row = np.clip(samples[: len(people)], 0, 255).astype(np.uint8)
         _sheet([*people_row, *model], args.sheet)
+    if args.check:
+        _check(model, found)
     return 0
 
 
-def _kit_faces(kit: Path) -> list[np.ndarray]:
-    """Aligned ``CANVAS`` float32 crops of the kit's unmasked faces, each with its person's key."""
+def _check(model: np.ndarray, found: list[tuple[np.ndarray, np.ndarray, np.ndarray, Face]]) -> None:
+    """Print how close any face of no one comes to any kit face it was built from, against chance.
+
+    Chance: the closest two kit faces of different people, where two faces count as one
+    person when SFace links them, directly or through other faces (so that the chance
+    figure is not a person's two photos). The faces of no one are embedded alone, twice
+    their size on grey.
+    """
+    vectors = np.stack([vector for _, vector, _, _ in found])
+    linked = vectors @ vectors.T >= SAME_PERSON
+    person = list(range(len(found)))
+    for i in range(len(found)):  # connected components, by repeated relabelling
+        for j in np.flatnonzero(linked[i]):
+            old, new = max(person[i], person[j]), min(person[i], person[j])
+            person = [new if p == old else p for p in person]
+    different = np.array(person)[:, None] != np.array(person)[None, :]
+    print(f"{len(set(person))} people among the {len(found)} kit faces when linked through others", file=sys.stderr)
+    for name in ("sface", "dlib"):
+        recognizer = load_recognizer(name)
+        kit = np.stack([recognizer.embed(image, face) for _, _, image, face in found])
+        drawn = np.stack([recognizer.embed(photo, face) for photo, face in rendered(model)])
+        closest = recognizer.closer(recognizer.similarity_matrix(drawn, kit)).max()
+        chance = recognizer.closer(recognizer.similarity_matrix(kit, kit))[different].max()
+        sign = 1.0 if recognizer.metric == "cosine" else -1.0
+        print(
+            f"{name} ({recognizer.metric}, match at {recognizer.threshold}): closest face of no one to a kit face "
+            f"{sign * closest:.3f}; closest two kit faces of different people {sign * chance:.3f}"
+        )
+
+
+def rendered(model: np.ndarray) -> list[tuple[np.ndarray, Face]]:
+    """Each face of ``model`` alone, twice its size, on a grey 250 x 250 photo, with its landmarks."""
+    scale, size = 2, 250
+    out = []
+    for face in model:
+        h, w = face.shape[0] * scale, face.shape[1] * scale
+        big = cv2.resize(face, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        alpha = cv2.resize(face_alpha(), (w, h), interpolation=cv2.INTER_LINEAR)[:, :, None]
+        photo = np.full((size, size, 3), 128.0, np.float32)
+        x0, y0 = (size - w) // 2, (size - h) // 2
+        photo[y0 : y0 + h, x0 : x0 + w] = alpha * big + (1 - alpha) * photo[y0 : y0 + h, x0 : x0 + w]
+        x1, y1, x2, y2 = CANVAS_BOX
+        box = (x1 * scale + x0, y1 * scale + y0, x2 * scale + x0, y2 * scale + y0)
+        marks = tuple((x * scale + x0, y * scale + y0) for x, y in LANDMARKS)
+        out.append((photo.round().astype(np.uint8), Face(box=box, score=1.0, detector="model", landmarks=marks)))
+    return out
+
+
+def _kit_faces(kit: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, Face]]:
+    """The kit's usable unmasked faces: aligned ``CANVAS`` float32 crop, SFace template, photo, face."""
     annotations = json.loads((kit / "annotations.json").read_text())["images"]
     yunet = load_detector("yunet", threshold=0.5, scales=(1.0, 2.0), threads=1)
     sface = load_recognizer("sface")
@@ -99,9 +163,8 @@ def _kit_faces(kit: Path) -> list[np.ndarray]:
                 continue
             if not _frontal(best) or not _inside(best, image.shape):
                 continue
-            vector = sface.embed(image, best)
-            out.append((_aligned(image, best), vector))
-    return out  # type: ignore[return-value]
+            out.append((_aligned(image, best), sface.embed(image, best), image, best))
+    return out
 
 
 def _frontal(face: Face) -> bool:
@@ -171,19 +234,35 @@ def _normalised(crop: np.ndarray) -> np.ndarray:
     return ((crop - mean) * (CONTRAST / std) + LEVEL).astype(np.float32)
 
 
-def _faces_of_no_one(samples: np.ndarray) -> np.ndarray:
-    """``(COUNT, H, W, 3) uint8``: the mean face plus random mixes of the main components."""
+def _faces_of_no_one(samples: np.ndarray, found: list[tuple[np.ndarray, np.ndarray, np.ndarray, Face]]) -> np.ndarray:
+    """``(COUNT, H, W, 3) uint8``: random mixes of the main components that match no kit face."""
     flat = samples.reshape(len(samples), -1).astype(np.float64)
     mean = flat.mean(axis=0)
     _, singular, components = np.linalg.svd(flat - mean, full_matrices=False)
     spread = singular / np.sqrt(len(flat) - 1)
     k = min(COMPONENTS, len(spread))
     rng = np.random.default_rng(SEED)
-    coefficients = rng.standard_normal((COUNT, k)) * spread[:k] * SPREAD
-    faces = (mean + coefficients @ components[:k]).reshape(COUNT, *samples.shape[1:]).astype(np.float32)
-    sigma, amount = SHARPEN
-    faces = np.stack([f + amount * (f - cv2.GaussianBlur(f, (0, 0), sigma)) for f in faces])
-    return np.clip(faces, 0, 255).round().astype(np.uint8)
+    sface, dlib = load_recognizer("sface"), load_recognizer("dlib")
+    kit = {r.name: np.stack([r.embed(image, face) for _, _, image, face in found]) for r in (sface, dlib)}
+    kept: list[np.ndarray] = []
+    drawn = 0
+    while len(kept) < COUNT:
+        if drawn >= MAX_CANDIDATES:
+            raise SystemExit(f"only {len(kept)} of {MAX_CANDIDATES} candidates are no one of the kit")
+        coefficients = rng.standard_normal((BATCH, k)) * spread[:k] * SPREAD
+        drawn += BATCH
+        faces = (mean + coefficients @ components[:k]).reshape(BATCH, *samples.shape[1:]).astype(np.float32)
+        sigma, amount = SHARPEN
+        faces = np.stack([f + amount * (f - cv2.GaussianBlur(f, (0, 0), sigma)) for f in faces])
+        candidates = np.clip(faces, 0, 255).round().astype(np.uint8)
+        alone = rendered(candidates)
+        closest_sface = sface.similarity_matrix(np.stack([sface.embed(p, f) for p, f in alone]), kit["sface"]).max(1)
+        closest_dlib = dlib.similarity_matrix(np.stack([dlib.embed(p, f) for p, f in alone]), kit["dlib"]).min(1)
+        kept += [
+            c for c, s, d in zip(candidates, closest_sface, closest_dlib, strict=True) if s < NOT_SFACE and d > NOT_DLIB
+        ]
+    print(f"{COUNT} faces of no one kept of {drawn} candidates", file=sys.stderr)
+    return np.stack(kept[:COUNT])
 
 
 def _sheet(faces: list[np.ndarray], path: Path) -> None:
