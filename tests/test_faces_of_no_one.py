@@ -278,3 +278,25 @@ def test_the_recognizers_no_longer_know_the_astronaut(method: str, tmp_path: Pat
     audit = subprocess.run([*cli, "audit", str(PHOTO), str(protected)], capture_output=True, text=True)
     assert audit.returncode == 0, audit.stdout + audit.stderr
     assert "not re-identified" in audit.stdout
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_http_api_protects_with_the_method(method: str, tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from unerkannt.service import ServiceConfig, create_app
+
+    buf = io.BytesIO()
+    Image.fromarray(textured()).save(buf, "PNG")
+    app = create_app(ServiceConfig(temp_dir=str(tmp_path)), detector=FakeDetector([FACE_BOX]))
+    with TestClient(app) as client:
+        assert {"name": method, "weak": False} in client.get("/v1/config").json()["methods"]
+        r = client.post(f"/v1/protect?method={method}", content=buf.getvalue(), headers={"content-type": "image/png"})
+    assert r.status_code == 200, r.text
+    assert r.headers["x-unerkannt-faces"] == "1" and r.headers["x-unerkannt-weak"] == "false"
+    out = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")).astype(int)
+    assert np.abs(out[_box(FACE_BOX)] - textured()[_box(FACE_BOX)].astype(int)).mean() > 20
+    assert np.array_equal(out[:, :20], textured()[:, :20])
