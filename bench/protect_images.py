@@ -171,6 +171,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--deface-modes", default="solid", help="comma-separated deface --replacewith modes (default: %(default)s)"
     )
     parser.add_argument("--method-cost", action="store_true", help="also time each method alone, per face")
+    parser.add_argument(
+        "--cpu-repeats",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run each method N times more on one worker, in turn, and compare their CPU times",
+    )
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
@@ -375,6 +382,37 @@ def method_cost(images: list[Path], methods: list[str]) -> list[str]:
             method.apply_all(copy, targets, enlarge=options.enlarge, source=image)
         cpu = time.process_time() - start
         lines.append(f"| {name} | {1000 * cpu / max(faces, 1):.2f} | {1000 * cpu / len(frames):.2f} |")
+    return lines
+
+
+def cpu_repeats(images: list[Path], methods: list[str], repeats: int, work: Path) -> list[str]:
+    """CPU time (user + sys) of ``unerkannt protect --workers 1`` per method, ``repeats`` runs each.
+
+    The methods take turns (fill, natural, ..., fill, natural, ...) so that a change in
+    the machine's load hits all of them alike; the minimum is the least disturbed run.
+    """
+    exe = Path(sys.executable).parent / "unerkannt"
+    cpu: dict[str, list[float]] = {m: [] for m in methods}
+    for i in range(repeats):
+        for method in methods:
+            out = work / f"repeat-{method}-{i}"
+            cmd = [str(exe), "protect", str(images_dir(images)), "-o", str(out), "--quiet", "--workers", "1"]
+            run = run_timed([*cmd, "--method", method], work / "logs" / f"repeat-{method}-{i}")
+            if not run.ok:
+                raise RuntimeError(f"{shlex.join(cmd)} exited {run.returncode}: {run.stderr.strip()[-300:]}")
+            cpu[method].append(run.cpu_s)
+            shutil.rmtree(out)
+    base = min(cpu[methods[0]])
+    lines = [
+        f"CPU time of `unerkannt protect --workers 1 --method M` on the {len(images)} photos, {repeats} runs each, "
+        "in turn (user + sys, model loading included):",
+        "",
+        f"| method | CPU s, fastest run | CPU s, median | fastest run / {methods[0]}'s |",
+        "|---|---:|---:|---:|",
+    ]
+    for method in methods:
+        times = sorted(cpu[method])
+        lines.append(f"| {method} | {times[0]:.1f} | {times[len(times) // 2]:.1f} | {times[0] / base:.2f} |")
     return lines
 
 
@@ -627,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:
     block = render(rows, command=command, kit=kit, n_images=len(images), original=original)
     if args.method_cost and methods:
         block += "\n" + "\n".join(method_cost(images, methods)) + "\n"
+    if args.cpu_repeats and methods:
+        block += "\n" + "\n".join(cpu_repeats(images, methods, args.cpu_repeats, work)) + "\n"
     print(block)
     if args.markdown_out:
         args.markdown_out.write_text(block)
