@@ -254,8 +254,9 @@ def _no_one(
         "(chance: each clean probe against everyone else in the gallery).",
         "",
         "| recognizer | faces of no one: closest | protected photos: closest | protected photos past threshold "
-        "| protected: median of each photo's closest | chance: closest | chance: median of each probe's closest |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| protected: median of each photo's closest | chance: closest | chance: probes past threshold "
+        "| chance: median of each probe's closest |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in recs:
         gallery = np.stack([results[f]["variants"]["clean"][r.name] for f in gallery_files])
@@ -269,10 +270,13 @@ def _no_one(
         per_photo = r.closer(r.similarity_matrix(drawn, gallery)).max(axis=1)
         past = int(sum(r.matches(sign * float(x)) for x in per_photo))
         chance = impostor.max(axis=1)
+        chance_past = int(sum(r.matches(sign * float(x)) for x in chance))
+        share = f"{_pct(chance_past / len(chance))} ({chance_past}/{len(chance)})"
         lines.append(
             f"| {r.name} ({r.metric}, match {'>=' if sign > 0 else '<'} {r.threshold}) | {best_alone:.3f} "
-            f"| {sign * per_photo.max():.3f} | {past} of {len(protected)} | {sign * float(np.median(per_photo)):.3f} "
-            f"| {sign * chance.max():.3f} | {sign * float(np.median(chance)):.3f} |"
+            f"| {sign * per_photo.max():.3f} | {_pct(past / len(protected))} ({past}/{len(protected)}) "
+            f"| {sign * float(np.median(per_photo)):.3f} | {sign * chance.max():.3f} "
+            f"| {share} | {sign * float(np.median(chance)):.3f} |"
         )
     return lines
 
@@ -386,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
                 verif = float(np.mean([r.matches(float(s)) for s in raw]))
                 # against a protected gallery every two filled faces look alike, so a
                 # match with the mate says nothing about identity: rank-1 is the measure
-                cells += [_pct(rank1), _pct(verif) if attacker != "adaptive" else "-"]
+                hits = int((truth > others.max(axis=1)).sum())
+                cells += [f"{_pct(rank1)} ({hits}/{len(probe_ok)})", _pct(verif) if attacker != "adaptive" else "-"]
             lines.append(f"| {METHODS[method]} | {attacker} | " + " | ".join(cells) + " |")
     lines.append("")
     # Consent rule on pairs.txt
