@@ -41,7 +41,7 @@ class Natural(Method):
     """
 
     name = "natural"
-    summary = "rebuilt from the surroundings, irreversible"
+    summary = "rebuilt from the surroundings, no face pixel kept"
 
     def apply(
         self,

@@ -37,7 +37,7 @@ class Synthetic(Natural):
     """
 
     name = "synthetic"
-    summary = "a face of no one drawn in, irreversible"
+    summary = "a face of no one drawn in, no face pixel kept"
 
     def _rebuild(
         self, pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bounds, target: Target
