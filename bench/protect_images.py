@@ -13,6 +13,15 @@ Usage (from the repository root, with the project venv active)::
     python bench/protect_images.py --only deface        # reference tool alone
     python bench/protect_images.py --markdown-out bench/results.md
     python bench/protect_images.py --kit /tmp/crowds-b/mosaic --profiles default,thorough
+    python bench/protect_images.py --methods fill,natural,synthetic,pixelate,blur --deface-modes solid,blur
+
+With ``--methods``, unerkannt runs once per method (default profile, ``--method NAME``)
+instead of once per profile; every row then gets the "looks like a photo" figures of the
+kit's faces over 32 px (the share of flat boxes: the standard deviation of the box's 8 x 8
+blocks of grey levels averages below 3; and the colour difference, CIE76 in Lab, between the
+box and the ring around it, out to 1.5 x the box) and the CPU time per anonymized face.
+``--method-cost`` also times each method alone, in this process, on the faces that
+unerkannt's detector finds in the kit (CPU time of ``apply_all``, per face).
 
 Rows:
 
@@ -20,11 +29,12 @@ Rows:
   ``sys.executable``, ``unerkannt protect IMAGES -o OUT --quiet --report OUT.json
   [--profile P]``. The report's passes give, per profile, how many photos the default
   looked at closer and how many pixels that searched beside the first pass.
-* ``deface 1.5.0 (solid)``: installed by this script into its own venv
-  (default ``bench/.cache/deface-venv``, reused when ``deface --version`` works),
-  run once over a folder holding copies of all images, with ``--replacewith solid``
-  and otherwise default settings. deface writes ``NAME_anonymized.EXT`` next to
-  each input, so the folder is scored with ``--suffix _anonymized``.
+* ``deface 1.5.0 (solid)`` (and ``(blur)``, its default, with ``--deface-modes``):
+  installed by this script into its own venv (default ``bench/.cache/deface-venv``,
+  reused when ``deface --version`` works), run once over a folder holding copies of all
+  images, with ``--replacewith solid`` (or ``blur``) and otherwise default settings.
+  deface writes ``NAME_anonymized.EXT`` next to each input, so the folder is scored
+  with ``--suffix _anonymized``.
 
 Each command is timed as the wall clock of the whole process, model loading
 included, and its CPU time (user + sys of the process and its children) is given
@@ -103,6 +113,15 @@ class Coverage:
 
 
 @dataclass
+class Looks:
+    """How photo-like the protected faces over 32 px look (see :func:`looks`)."""
+
+    boxes: int
+    flat: int
+    colour_difference: float
+
+
+@dataclass
 class Row:
     """One line of the results table."""
 
@@ -116,6 +135,8 @@ class Row:
     notes: list[str] = field(default_factory=list)
     parts: dict[str, Coverage] = field(default_factory=dict)
     passes: str = ""
+    looks: Looks | None = None
+    faces: int | None = None
 
     @property
     def images_per_s(self) -> float | None:
@@ -156,6 +177,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--markdown-out", type=Path, default=None, metavar="FILE", help="also write the markdown block to FILE"
+    )
+    parser.add_argument(
+        "--methods",
+        default=None,
+        help="comma-separated unerkannt methods, each run with the default profile (instead of default and fast)",
+    )
+    parser.add_argument(
+        "--deface-modes", default="solid", help="comma-separated deface --replacewith modes (default: %(default)s)"
+    )
+    parser.add_argument("--method-cost", action="store_true", help="also time each method alone, per face")
+    parser.add_argument(
+        "--cpu-repeats",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run each method N times more on one worker, in turn, and compare their CPU times",
     )
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
@@ -311,6 +348,115 @@ def score(kit: Path, out_dir: Path, log_stem: Path, suffix: str = "") -> Coverag
     )
 
 
+#: A face box counts as flat when the standard deviation of its 8 x 8 blocks (grey levels)
+#: averages below this.
+FLAT_STD = 3.0
+
+
+def looks(kit: Path, out_dir: Path, suffix: str = "") -> Looks:
+    """Flat boxes and box-to-ring colour difference over the kit's faces over 32 px high.
+
+    Compares nothing with the original: only the protected pixels of each face box (and of
+    the ring around it, out to 1.5 x the box, other faces' boxes left out) are looked at.
+    """
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    boxes = flat = 0
+    differences = []
+    for item in json.loads((kit / "annotations.json").read_text())["images"]:
+        large = [f["box"] for f in item["faces"] if f["box"][3] - f["box"][1] > 32]
+        found = sorted(out_dir.rglob(Path(item["file"]).stem + suffix + ".*"))
+        if not large or not found:
+            continue
+        rgb = np.asarray(Image.open(found[0]).convert("RGB"))
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+        height, width = grey.shape
+        faces = np.zeros((height, width), bool)
+        for x1, y1, x2, y2 in (f["box"] for f in item["faces"]):
+            faces[max(0, int(y1)) : max(0, int(y2)), max(0, int(x1)) : max(0, int(x2))] = True
+        for box in large:
+            x1, y1, x2, y2 = (round(v) for v in box)
+            x1, y1, x2, y2 = max(0, x1), max(0, y1), min(width, x2), min(height, y2)
+            h8, w8 = (y2 - y1) // 8 * 8, (x2 - x1) // 8 * 8
+            if h8 < 8 or w8 < 8:
+                continue
+            blocks = grey[y1 : y1 + h8, x1 : x1 + w8].reshape(h8 // 8, 8, w8 // 8, 8)
+            boxes += 1
+            flat += bool(blocks.std(axis=(1, 3)).mean() < FLAT_STD)
+            cx, cy, hw, hh = (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) * 0.75, (y2 - y1) * 0.75
+            ring = np.zeros((height, width), bool)
+            ring[max(0, int(cy - hh)) : int(cy + hh), max(0, int(cx - hw)) : int(cx + hw)] = True
+            ring &= ~faces
+            if ring.any():
+                inside = lab[y1:y2, x1:x2].reshape(-1, 3).mean(axis=0)
+                differences.append(float(np.linalg.norm(inside - lab[ring].mean(axis=0))))
+    return Looks(boxes, flat, float(np.mean(differences)) if differences else float("nan"))
+
+
+def method_cost(images: list[Path], methods: list[str]) -> list[str]:
+    """CPU milliseconds per face of each method alone, on the faces the default detector finds."""
+    import numpy as np
+    from PIL import Image
+
+    from unerkannt import ProtectOptions
+    from unerkannt.anonymize import get_method
+    from unerkannt.anonymize.base import Target
+    from unerkannt.pipeline import build_detector
+
+    options = ProtectOptions()
+    detector = build_detector(options)
+    frames = []
+    for path in images:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        frames.append((image, [Target.of(f) for f in detector.detect(image)]))
+    faces = sum(len(t) for _, t in frames)
+    lines = [f"Each method alone, CPU time of `apply_all` over the {faces} faces found in {len(frames)} photos:", ""]
+    lines += ["| method | CPU ms per face | CPU ms per photo |", "|---|---:|---:|"]
+    for name in methods:
+        method = get_method(name)
+        copies = [image.copy() for image, _ in frames]
+        start = time.process_time()
+        for copy, (image, targets) in zip(copies, frames, strict=True):
+            method.apply_all(copy, targets, enlarge=options.enlarge, source=image)
+        cpu = time.process_time() - start
+        lines.append(f"| {name} | {1000 * cpu / max(faces, 1):.2f} | {1000 * cpu / len(frames):.2f} |")
+    return lines
+
+
+def cpu_repeats(images: list[Path], methods: list[str], repeats: int, work: Path) -> list[str]:
+    """CPU time (user + sys) of ``unerkannt protect --workers 1`` per method, ``repeats`` runs each.
+
+    The methods take turns (fill, natural, ..., fill, natural, ...) so that a change in
+    the machine's load hits all of them alike; the minimum is the least disturbed run.
+    """
+    exe = Path(sys.executable).parent / "unerkannt"
+    cpu: dict[str, list[float]] = {m: [] for m in methods}
+    for i in range(repeats):
+        for method in methods:
+            out = work / f"repeat-{method}-{i}"
+            cmd = [str(exe), "protect", str(images_dir(images)), "-o", str(out), "--quiet", "--workers", "1"]
+            run = run_timed([*cmd, "--method", method], work / "logs" / f"repeat-{method}-{i}")
+            if not run.ok:
+                raise RuntimeError(f"{shlex.join(cmd)} exited {run.returncode}: {run.stderr.strip()[-300:]}")
+            cpu[method].append(run.cpu_s)
+            shutil.rmtree(out)
+    base = min(cpu[methods[0]])
+    lines = [
+        f"CPU time of `unerkannt protect --workers 1 --method M` on the {len(images)} photos, {repeats} runs each, "
+        "in turn (user + sys, model loading included):",
+        "",
+        f"| method | CPU s, fastest run | CPU s, median | fastest run / {methods[0]}'s |",
+        "|---|---:|---:|---:|",
+    ]
+    for method in methods:
+        times = sorted(cpu[method])
+        lines.append(f"| {method} | {times[0]:.1f} | {times[len(times) // 2]:.1f} | {times[0] / base:.2f} |")
+    return lines
+
+
 # --------------------------------------------------------------------------- tools
 
 
@@ -351,11 +497,11 @@ def deface_backend(run: Run) -> str:
     return f"onnxruntime (deface reports: Running on {match[1]})"
 
 
-def run_deface(kit: Path, images: list[Path], work: Path, venv: Path) -> Row:
+def run_deface(kit: Path, images: list[Path], work: Path, venv: Path, mode: str = "solid") -> Row:
     # deface writes NAME_anonymized.EXT beside each input (its -o names a single
     # file), so it gets a folder of copies of the images and writes into it.
-    out_dir = work / "deface-solid"
-    row = Row("deface 1.5.0 (solid)", [], len(images))
+    out_dir = work / f"deface-{mode}"
+    row = Row(f"deface 1.5.0 ({mode})", [], len(images))
     try:
         deface = ensure_deface(venv, work / "logs")
     except (RuntimeError, OSError) as exc:
@@ -364,8 +510,8 @@ def run_deface(kit: Path, images: list[Path], work: Path, venv: Path) -> Row:
     out_dir.mkdir()
     for img in images:
         shutil.copyfile(img, out_dir / img.name)
-    row.command = [str(deface), "--replacewith", "solid", str(out_dir)]
-    row.run = run_timed(row.command, work / "logs" / "deface-solid")
+    row.command = [str(deface), "--replacewith", mode, str(out_dir)]
+    row.run = run_timed(row.command, work / "logs" / f"deface-{mode}")
     row.notes.append(f"backend: {deface_backend(row.run)}")
     python = venv / "bin" / "python"
     row.notes.append(
@@ -377,7 +523,8 @@ def run_deface(kit: Path, images: list[Path], work: Path, venv: Path) -> Row:
     if not row.run.ok:
         row.error = f"exit {row.run.returncode}: {row.run.stderr.strip()[-500:]}"
         return row
-    row.coverage = score(kit, out_dir, work / "logs" / "coverage-deface-solid", suffix="_anonymized")
+    row.coverage = score(kit, out_dir, work / "logs" / f"coverage-deface-{mode}", suffix="_anonymized")
+    row.looks = looks(kit, out_dir, suffix="_anonymized")
     return row
 
 
@@ -417,8 +564,8 @@ def _size(entry: dict) -> tuple[int, int]:  # type: ignore[type-arg]
         return img.size
 
 
-def run_unerkannt(kit: Path, images: list[Path], work: Path, profile: str | None) -> Row:
-    label = profile or "default"
+def run_unerkannt(kit: Path, images: list[Path], work: Path, profile: str | None, method: str | None = None) -> Row:
+    label = method or profile or "default"
     out_dir = work / f"unerkannt-{label}"
     exe = Path(sys.executable).parent / "unerkannt"
     cmd = [
@@ -433,6 +580,8 @@ def run_unerkannt(kit: Path, images: list[Path], work: Path, profile: str | None
     ]
     if profile:
         cmd += ["--profile", profile]
+    if method:
+        cmd += ["--method", method]
     row = Row(f"unerkannt {label}", cmd, len(images))
     row.run = run_timed(cmd, work / "logs" / f"unerkannt-{label}")
     row.notes.append(
@@ -451,6 +600,11 @@ def run_unerkannt(kit: Path, images: list[Path], work: Path, profile: str | None
         row.warning = f"exit {row.run.returncode}, partial output scored: {last_line}"
     row.coverage = score(kit, out_dir, work / "logs" / f"coverage-unerkannt-{label}")
     row.passes = passes_summary(out_dir.with_suffix(".json"))
+    row.looks = looks(kit, out_dir)
+    report = out_dir.with_suffix(".json")
+    if report.is_file():
+        entries = json.loads(report.read_text())["files"]
+        row.faces = sum(1 for e in entries for f in e.get("faces", []) if f["action"] != "visible")
     return row
 
 
@@ -471,7 +625,7 @@ def _pct(x: float) -> str:
     return "–" if x != x else f"{100 * x:.1f} %"  # NaN: no face in that bin
 
 
-def render(rows: list[Row], *, command: list[str], kit: Path, n_images: int) -> str:
+def render(rows: list[Row], *, command: list[str], kit: Path, n_images: int, original: Looks | None = None) -> str:
     deface = next((r for r in rows if r.name.startswith("deface")), None)
     ref_ips = deface.images_per_s if deface else None
     lines = [
@@ -495,6 +649,15 @@ def render(rows: list[Row], *, command: list[str], kit: Path, n_images: int) -> 
         "| images/s | × deface |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    appearance = [
+        "",
+        "Looks like a photo (faces over 32 px high; flat: the standard deviation of the box's 8 x 8 blocks "
+        f"averages below {FLAT_STD:g} grey levels; colour difference: CIE76 between the box and the ring around it), "
+        "and CPU time (user + sys of the whole process, model loading included):",
+        "",
+        "| tool | flat boxes | colour difference box/ring | CPU s | faces anonymized | CPU ms per face |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
         ips = row.images_per_s
         wall = f"{row.run.wall_s:.1f}" if row.run and row.coverage else "–"
@@ -510,6 +673,14 @@ def render(rows: list[Row], *, command: list[str], kit: Path, n_images: int) -> 
                 str(c.without_output),
             ]
         lines.append("| " + " | ".join([row.name, *cells, wall, f"{ips:.2f}" if ips else "–", ratio]) + " |")
+        if row.looks is not None and row.run is not None:
+            lk = row.looks
+            per_face = f"{1000 * row.run.cpu_s / row.faces:.1f}" if row.faces else "–"
+            appearance.append(
+                f"| {row.name} | {_pct(lk.flat / max(lk.boxes, 1))} ({lk.flat}/{lk.boxes}) "
+                f"| {lk.colour_difference:.1f} | {row.run.cpu_s:.1f} | {row.faces if row.faces is not None else '–'} "
+                f"| {per_face} |"
+            )
     names = list(next((r.parts for r in rows if r.parts), {}))
     if names:
         lines += [
@@ -532,6 +703,13 @@ def render(rows: list[Row], *, command: list[str], kit: Path, n_images: int) -> 
                     f"{_pct(c.fraction(c.protected))} ({c.protected[0]}/{c.protected[1]}); <16: {small[0]}/{small[1]}"
                 )
             lines.append("| " + " | ".join([row.name, *cells]) + " |")
+    if original is not None:
+        appearance.append(
+            f"| original photos | {_pct(original.flat / max(original.boxes, 1))} ({original.flat}/{original.boxes}) "
+            f"| {original.colour_difference:.1f} | – | – | – |"
+        )
+    if len(appearance) > 7:
+        lines += appearance
     lines.append("")
     for row in rows:
         if row.passes:
@@ -567,23 +745,37 @@ def main(argv: list[str] | None = None) -> int:
     kit, images = prepare_kit(args.kit.resolve(), work, args.limit)
     parts = prepare_parts(kit, work)
     rows: list[Row] = []
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else []
     if "unerkannt" in tools:
-        for profile in args.profiles:
-            print(f"running unerkannt {profile} ...", file=sys.stderr)
-            row = run_unerkannt(kit, images, work, None if profile == "default" else profile)
-            score_parts(row, parts, work / f"unerkannt-{profile}", work)
-            rows.append(row)
+        if methods:
+            for method in methods:
+                print(f"running unerkannt --method {method} ...", file=sys.stderr)
+                row = run_unerkannt(kit, images, work, None, method)
+                score_parts(row, parts, work / f"unerkannt-{method}", work)
+                rows.append(row)
+        else:
+            for profile in args.profiles:
+                print(f"running unerkannt {profile} ...", file=sys.stderr)
+                row = run_unerkannt(kit, images, work, None if profile == "default" else profile)
+                score_parts(row, parts, work / f"unerkannt-{profile}", work)
+                rows.append(row)
     if "deface" in tools:
-        print("running deface ...", file=sys.stderr)
-        row = run_deface(kit, images, work, args.deface_venv.resolve())
-        score_parts(row, parts, work / "deface-solid", work, suffix="_anonymized")
-        rows.append(row)
+        for mode in args.deface_modes.split(","):
+            print(f"running deface --replacewith {mode.strip()} ...", file=sys.stderr)
+            row = run_deface(kit, images, work, args.deface_venv.resolve(), mode.strip())
+            score_parts(row, parts, work / f"deface-{mode.strip()}", work, suffix="_anonymized")
+            rows.append(row)
     for row in rows:
         if row.error:
             print(f"{row.name} failed: {row.error}", file=sys.stderr)
 
     command = [Path(sys.executable).name, *sys.argv] if argv is None else ["protect_images.py", *argv]
-    block = render(rows, command=command, kit=kit, n_images=len(images))
+    original = looks(kit, images_dir(images)) if methods else None
+    block = render(rows, command=command, kit=kit, n_images=len(images), original=original)
+    if args.method_cost and methods:
+        block += "\n" + "\n".join(method_cost(images, methods)) + "\n"
+    if args.cpu_repeats and methods:
+        block += "\n" + "\n".join(cpu_repeats(images, methods, args.cpu_repeats, work)) + "\n"
     print(block)
     if args.markdown_out:
         args.markdown_out.write_text(block)

@@ -94,8 +94,12 @@ def test_a_face_cut_by_the_edge_is_covered_up_to_the_edge(method: str) -> None:
 
 
 def test_weak_methods_are_marked() -> None:
-    assert not get_method("fill").weak
+    assert not get_method("fill").weak and not get_method("natural").weak and not get_method("synthetic").weak
     assert get_method("pixelate").weak and get_method("blur").weak
+    for name in METHODS:
+        method = get_method(name)
+        assert method.name == name and method.summary
+        assert ("weaker" in method.summary) == method.weak
 
 
 def test_manual_boxes_are_protected_too() -> None:

@@ -4,10 +4,10 @@ Photos, the frames of animations, video frames and the service all go through
 :class:`FrameCore`; no other place decides per frame. Callers only feed it what their
 searches found:
 
-* ``targets``: the faces to hide in this frame, each with the detection of this frame
+* ``found``: the faces to hide in this frame, each with the detection of this frame
   it comes from (consent needs its landmarks; a video track's guess in a frame where
   its face was not detected has none) and a ``key`` that names one face over frames
-  (a video track);
+  (a video track: a method that draws a face draws the same one in every frame);
 * ``checked``: what the verifier, the second model family, found on the original
   frame (videos run it next to the detector), or ``verifier``: a detector the core
   runs on the protected pixels (photos).
@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .anonymize import Method, get_method
-from .anonymize.base import Box, face_region
+from .anonymize.base import Box, Target, face_region
 from .consent.rule import consented_faces
 from .detect import FaceDetector
 from .errors import AnonymizationError, InputError
@@ -53,7 +53,7 @@ SAME_FACE = 0.5
 
 
 @dataclass(frozen=True, kw_only=True)
-class Target:
+class Found:
     """A face to hide in one frame, unless the consent rule leaves it visible.
 
     Attributes
@@ -64,12 +64,23 @@ class Target:
         The detection of this frame the box comes from; ``None`` for a guess (a video
         track whose face was not detected in this frame), which is always hidden.
     key : int or None
-        Names one face over frames (a video track), for consent re-checks.
+        Names one face over frames (a video track), for consent re-checks and for
+        methods that draw a face (the same one in every frame).
+    score : float or None
+        For a guess: the score of the face's last detection (methods that draw a face
+        draw one only where a face is likely).
     """
 
     box: Box
     face: Face | None = None
     key: int | None = None
+    score: float | None = None
+
+    def target(self) -> Target:
+        """What the anonymization method is given of this face."""
+        if self.face is not None:
+            return Target.of(replace(self.face, box=self.box), identity=self.key)
+        return Target(box=self.box, identity=self.key, score=self.score)
 
 
 @dataclass(kw_only=True)
@@ -151,7 +162,7 @@ class FrameCore:
         self,
         image: np.ndarray,
         *,
-        targets: Sequence[Target],
+        found: Sequence[Found],
         frame: int = 0,
         checked: Sequence[Face] | None = None,
         verifier: FaceDetector | None = None,
@@ -162,7 +173,7 @@ class FrameCore:
         ----------
         image : (H, W, 3) uint8 ndarray
             The original frame; not modified.
-        targets : sequence of Target
+        found : sequence of Found
             The faces the detectors and tracks found in this frame.
         frame : int
             Index recorded in the face records.
@@ -183,29 +194,30 @@ class FrameCore:
         check_frame(image)
         out = np.array(image, copy=True)
         hidden = _Hidden(*image.shape[:2])
+        found = [*found, *(Found(box=f.box, face=f) for f in self._manual)]
+        visible = self._decide(image, found, frame)
         records: list[FaceRecord] = []
-        targets = [*targets, *(Target(box=f.box, face=f) for f in self._manual)]
-        visible = self._decide(image, targets, frame)
         shown: dict[int, str] = {}
         kept: list[Box] = []
-        for i, target in enumerate(targets):
-            face = target.face or Face(box=target.box, score=0.0, detector="track")
-            if i in visible:
-                x1, y1, x2, y2 = (round(v) for v in target.box)
-                records.append(
-                    FaceRecord(face=face, action="visible", region=(x1, y1, x2, y2), frame=frame, person=visible[i])
-                )
-                kept.append(target.box)
-                if target.key is not None:
-                    shown[target.key] = visible[i]
-                continue
-            hid = self._hide(out, target.box, image, hidden)
-            if hid is not None:
-                records.append(FaceRecord(face=face, action=self.method.name, region=hid, frame=frame))
-        missed = []
+        for i, person in visible.items():
+            item = found[i]
+            assert item.face is not None  # the consent rule leaves only detected faces visible
+            x1, y1, x2, y2 = (round(v) for v in item.box)
+            records.append(
+                FaceRecord(face=item.face, action="visible", region=(x1, y1, x2, y2), frame=frame, person=person)
+            )
+            kept.append(item.box)
+            if item.key is not None:
+                shown[item.key] = person
+        hide = [item for i, item in enumerate(found) if i not in visible]
+        for item, region in zip(hide, self._hide(out, hide, image, hidden), strict=True):
+            if region is not None:
+                face = item.face or Face(box=item.box, score=item.score or 0.0, detector="track")
+                records.append(FaceRecord(face=face, action=self.method.name, region=region, frame=frame))
         on_output = checked is None
         if checked is None and verifier is not None and self.options.verify:
             checked = verifier.detect(out)
+        missed = []
         for face in checked or ():
             if any(iou(face.box, box) >= SAME_FACE for box in kept):
                 continue
@@ -213,29 +225,35 @@ class FrameCore:
                 if on_output and self.method.weak:
                     self.warn(f"a face is still detectable after {self.method.name} at {face.to_json()['box']}")
                 continue
-            hid = self._hide(out, face.box, image, hidden)
-            if hid is not None:
-                records.append(FaceRecord(face=face, action=self.method.name, region=hid, frame=frame, stage="verify"))
-                missed.append(face)
+            missed.append(face)
+        hid = []
+        for face, region in zip(
+            missed, self._hide(out, [Found(box=f.box, face=f) for f in missed], image, hidden), strict=True
+        ):
+            if region is not None:
+                records.append(
+                    FaceRecord(face=face, action=self.method.name, region=region, frame=frame, stage="verify")
+                )
+                hid.append(face)
         if self.audit:
             from .auditing.guard import reprotect_matching
 
-            found: list[str] = []
-            records = reprotect_matching(image, out, records, enlarge=self.options.enlarge, warnings=found)
-            for message in found:
+            notes: list[str] = []
+            records = reprotect_matching(image, out, records, enlarge=self.options.enlarge, warnings=notes)
+            for message in notes:
                 self.warn(message)
-        return FrameResult(image=out, records=records, shown=shown, missed=missed)
+        return FrameResult(image=out, records=records, shown=shown, missed=hid)
 
-    def hide(self, image: np.ndarray, box: Box) -> None:
-        """Anonymize ``box`` in ``image`` in place, outside of any frame's decisions.
+    def hide(self, image: np.ndarray, found: Found) -> None:
+        """Anonymize ``found`` in ``image`` in place, outside of any frame's decisions.
 
         For a video face seen first now in the frames just before, where it was
         probably there unseen: hiding more is always allowed.
         """
-        self._hide(image, box, None, _Hidden(*image.shape[:2]))
+        self._hide(image, [found], None, _Hidden(*image.shape[:2]))
 
-    def _decide(self, image: np.ndarray, targets: list[Target], frame: int) -> dict[int, str]:
-        """``{index into targets: person}`` of the targets the consent rule leaves visible."""
+    def _decide(self, image: np.ndarray, targets: list[Found], frame: int) -> dict[int, str]:
+        """``{index into targets: person}`` of the faces the consent rule leaves visible."""
         if not self.options.consent:
             return {}
         candidates = []
@@ -260,18 +278,33 @@ class FrameCore:
         return {candidates[j]: person for j, person in matched.items()}
 
     def _hide(
-        self, out: np.ndarray, box: Box, source: np.ndarray | None, hidden: _Hidden
-    ) -> tuple[int, int, int, int] | None:
+        self, out: np.ndarray, found: list[Found], source: np.ndarray | None, hidden: _Hidden
+    ) -> list[tuple[int, int, int, int] | None]:
+        """Anonymize every face of ``found`` in ``out`` with one call of the method; the
+        region changed for each (``None`` for a box wholly outside the frame)."""
         height, width = out.shape[:2]
-        if min(box[2], float(width)) <= max(box[0], 0.0) or min(box[3], float(height)) <= max(box[1], 0.0):
-            return None  # wholly outside the frame (a track's guess that moved out)
+        inside = [
+            min(f.box[2], float(width)) > max(f.box[0], 0.0) and min(f.box[3], float(height)) > max(f.box[1], 0.0)
+            for f in found
+        ]
+        targets = [f.target() for f, ok in zip(found, inside, strict=True) if ok]  # a guess that moved out is skipped
+        if not targets:
+            return [None] * len(found)
         try:
-            # The whole box: a face cut by the frame's edge is filled up to the edge.
-            region = self.method.apply(out, box, enlarge=self.options.enlarge, source=source)
+            # Whole boxes: a face cut by the frame's edge is filled up to the edge.
+            regions = iter(self.method.apply_all(out, targets, enlarge=self.options.enlarge, source=source))
         except Exception as exc:
-            raise AnonymizationError(f"cannot apply {self.method.name} to the face at {box}: {exc}") from exc
-        hidden.add(*face_region(box, self.options.enlarge, width, height))
-        return region
+            raise AnonymizationError(
+                f"cannot apply {self.method.name} to the faces at {[t.box for t in targets]}: {exc}"
+            ) from exc
+        changed: list[tuple[int, int, int, int] | None] = []
+        for f, ok in zip(found, inside, strict=True):
+            if not ok:
+                changed.append(None)
+                continue
+            changed.append(next(regions))
+            hidden.add(*face_region(f.box, self.options.enlarge, width, height))
+        return changed
 
 
 class _Hidden:
@@ -306,4 +339,4 @@ def check_frame(image: object) -> None:
         raise InputError("the image has no pixels")
 
 
-__all__ = ["COVERED", "SAME_FACE", "FrameCore", "FrameResult", "Target", "check_frame"]
+__all__ = ["COVERED", "SAME_FACE", "Found", "FrameCore", "FrameResult", "check_frame"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import FrameCore, FrameResult, Target, check_frame
+from .core import Found, FrameCore, FrameResult, check_frame
 from .detect import FaceDetector, MultiDetector, load_detector
 from .detect.search import Pass, plain, search_faces, searching
 from .errors import UnerkanntError, UsageError
@@ -126,7 +126,7 @@ def _protect_frame(
     # ``detectors=()``: the caller chose the faces (manual boxes); no detector runs.
     found, passes = search_faces(detector, image) if core.options.detectors else ([], [])
     result = core.protect(
-        image, targets=[Target(box=f.box, face=f) for f in found], verifier=verifier or detector, frame=frame
+        image, found=[Found(box=f.box, face=f) for f in found], verifier=verifier or detector, frame=frame
     )
     return result, [replace(p, frame=frame) for p in passes] if frame else passes
 

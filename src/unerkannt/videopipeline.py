@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .anonymize.base import Method
-from .core import FrameCore, Target
+from .core import Found, FrameCore
 from .detect import FaceDetector
 from .detect.base import Detector, overview_scale
 from .errors import DetectionError, UnerkanntError, UnsupportedFormatError, UsageError
@@ -252,8 +252,11 @@ class _Run:
                 faces = [f for f in detected() if f.score >= self.min_score]
                 self._start_tracks(self.tracker.observe(index, faces), index)
             seen = checked() if checked is not None else None
-            targets = [Target(box=box, face=face, key=t.id) for t, box, face in self.tracker.boxes(index)]
-            result = self.core.protect(frame.image, targets=targets, frame=index, checked=seen)
+            found = [
+                Found(box=box, face=face, key=t.id, score=t.face.score if t.face is not None else None)
+                for t, box, face in self.tracker.boxes(index)
+            ]
+            result = self.core.protect(frame.image, found=found, frame=index, checked=seen)
             self.tracker.account(index, result.shown)
             out = result.image
             if seen is not None:
@@ -285,7 +288,9 @@ class _Run:
             for i, _, image in self.buffer:
                 gap = index - i
                 if 0 < gap <= self.backfill:
-                    self.core.hide(image, _grown(track.box, 1.0 + GROW_PER_FRAME * gap))
+                    box = _grown(track.box, 1.0 + GROW_PER_FRAME * gap)
+                    score = track.face.score if track.face is not None else None
+                    self.core.hide(image, Found(box=box, key=track.id, score=score))
 
 
 def _grown(box: tuple[float, float, float, float], factor: float) -> tuple[float, float, float, float]:

@@ -12,6 +12,8 @@ METHODS: dict[str, str] = {
     "fill": "unerkannt.anonymize.fill:Fill",
     "pixelate": "unerkannt.anonymize.pixelate:Pixelate",
     "blur": "unerkannt.anonymize.blur:Blur",
+    "natural": "unerkannt.anonymize.natural:Natural",
+    "synthetic": "unerkannt.anonymize.synthetic:Synthetic",
 }
 
 

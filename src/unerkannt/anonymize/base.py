@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from ..faces import Face
+
 Box = tuple[float, float, float, float]
+#: Pixel bounds ``(x1, y1, x2, y2)``, ``x2`` and ``y2`` exclusive.
+Bounds = tuple[int, int, int, int]
 
 _TALLER = 1.2
 
@@ -75,27 +81,106 @@ def ellipse_mask(width: int, height: int) -> np.ndarray:
     return mask
 
 
+#: Centres of the left and right eye, ``((x, y), (x, y))`` in pixels.
+Eyes = tuple[tuple[float, float], tuple[float, float]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """One face to anonymize, for :meth:`Method.apply_all`.
+
+    Attributes
+    ----------
+    box : (x1, y1, x2, y2) float
+        The detected face, in pixels.
+    eyes : Eyes or None
+        The detector's eye centres, when it gives them: methods that draw a face turn
+        it along the eye line (nothing else of the face's geometry is used).
+    identity : int or None
+        Which face of no one a drawing method draws (any int; a video passes its
+        track id so that a face keeps its stand-in from frame to frame).
+    score : float or None
+        The detector's confidence: a drawing method draws a face only where a face
+        is likely (it does not put faces on hands and patterns).
+    """
+
+    box: Box
+    eyes: Eyes | None = None
+    identity: int | None = None
+    score: float | None = None
+
+    @classmethod
+    def of(cls, face: Face, identity: int | None = None) -> Target:
+        """The target of a detected face: its box, score and eyes (the first two landmarks)."""
+        eyes = (face.landmarks[0], face.landmarks[1]) if face.landmarks and len(face.landmarks) >= 2 else None
+        return cls(box=face.box, eyes=eyes, identity=identity, score=face.score)
+
+
 class Method(ABC):
-    """An anonymization method, applied to one face region at a time.
+    """An anonymization method.
 
     ``weak`` methods leave some information of the face (they can be partly
-    reversed or matched); the CLI warns when one is chosen.
+    reversed or matched); the CLI warns when one is chosen. ``summary`` says in a few
+    words what the method does (``unerkannt info`` lists it).
     """
 
     name: str = "method"
     weak: bool = False
+    summary: str = ""
 
+    @abstractmethod
     def apply(
-        self, image: np.ndarray, box: Box, *, enlarge: float, source: np.ndarray | None = None
+        self,
+        image: np.ndarray,
+        box: Box,
+        *,
+        enlarge: float,
+        source: np.ndarray | None = None,
+        eyes: Eyes | None = None,
+        identity: int | None = None,
+        score: float | None = None,
     ) -> tuple[int, int, int, int]:
         """Anonymize the face at ``box`` in ``image`` (``(H, W, 3) uint8``) in place.
 
         ``source`` is the image before any face of it was anonymized, when the caller
         has it: choices that depend on the face (the fill colour) are made on it, so that
         overlapping faces are treated alike instead of reacting to each other's fill.
+        ``eyes``, ``identity`` and ``score`` are those of :class:`Target`; methods
+        that draw no face ignore them.
 
         Returns the enlarged region that was changed, ``(x1, y1, x2, y2)``.
         """
+
+    def apply_all(
+        self, image: np.ndarray, targets: Sequence[Target], *, enlarge: float, source: np.ndarray | None = None
+    ) -> list[tuple[int, int, int, int]]:
+        """Anonymize every face of ``targets`` in ``image`` in place, in their order.
+
+        Give a frame's faces together where you can: a method that rebuilds a face from
+        its surroundings then takes none of them from another face's region.
+
+        Returns the region changed for each target, as :meth:`apply` does.
+        """
+        return [
+            self.apply(image, t.box, enlarge=enlarge, source=source, eyes=t.eyes, identity=t.identity, score=t.score)
+            for t in targets
+        ]
+
+
+class RegionMethod(Method):
+    """A method that computes new pixels for the region from the region alone."""
+
+    def apply(
+        self,
+        image: np.ndarray,
+        box: Box,
+        *,
+        enlarge: float,
+        source: np.ndarray | None = None,
+        eyes: Eyes | None = None,
+        identity: int | None = None,
+        score: float | None = None,
+    ) -> tuple[int, int, int, int]:
         height, width = image.shape[:2]
         (x1, y1, x2, y2), mask = face_region(box, enlarge, width, height)
         region = image[y1:y2, x1:x2]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import Method
+from .base import RegionMethod
 
 
-class Blur(Method):
+class Blur(RegionMethod):
     """Gaussian blur with a sigma of ``strength`` x the face height.
 
     Blur can be partly reversed, and blurred faces are re-identified by attackers
@@ -16,6 +16,7 @@ class Blur(Method):
     """
 
     name = "blur"
+    summary = "a strong blur, weaker than fill"
     weak = True
 
     def __init__(self, strength: float = 0.15) -> None:

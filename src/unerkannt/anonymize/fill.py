@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Method
+from .base import RegionMethod
 
 #: Candidate colours, in order of preference: neutral grey, then near black and near white.
 PALETTE = np.array([(128, 128, 128), (32, 32, 32), (224, 224, 224)], dtype=np.int16)
@@ -14,7 +14,7 @@ CONTRAST = 40
 _SAMPLES = 512
 
 
-class Fill(Method):
+class Fill(RegionMethod):
     """Replace the face with one flat colour.
 
     No pixel of the face survives, so nothing can be recovered or matched. The
@@ -24,6 +24,7 @@ class Fill(Method):
     """
 
     name = "fill"
+    summary = "one opaque colour, irreversible"
 
     def _replacement(self, region: np.ndarray, original: np.ndarray) -> np.ndarray:
         earlier = self._earlier_fill(region, original)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import Method
+from .base import RegionMethod
 
 
-class Pixelate(Method):
+class Pixelate(RegionMethod):
     """Average the face over a grid of ``blocks`` x ``blocks`` cells.
 
     Coarse pixelation still carries the face's layout and colours; an attacker who
@@ -16,6 +16,7 @@ class Pixelate(Method):
     """
 
     name = "pixelate"
+    summary = "coarse blocks, weaker than fill"
     weak = True
 
     def __init__(self, blocks: int = 8) -> None:

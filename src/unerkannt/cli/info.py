@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from ..detect.centerface import MODEL, MODEL_INT8
     from ..detect.yunet import model_path
     from ..media.formats import available, formats
+    from ..options import ProtectOptions
 
     print(f"unerkannt {__version__}")
     print("detectors:")
@@ -52,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
             where = f"unavailable: {exc}"
         print(f"  {name:<15} {where}")
     print("methods:")
+    default = ProtectOptions().method
     for name in METHODS:
-        print(f"  {name:<11} {'weaker than fill' if get_method(name).weak else 'irreversible (default)'}")
+        print(f"  {name:<11} {get_method(name).summary}{' (default)' if name == default else ''}")
     print("formats:")
     for fmt in formats().values():
         if not available(fmt):

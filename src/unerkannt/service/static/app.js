@@ -6,6 +6,8 @@ const TEXT = {
     tagline: "Make photos safe to publish against face recognition.",
     language: "Language", options: "Options", method: "How faces are hidden",
     method_fill: "Fill (irreversible, recommended)", method_pixelate: "Pixelate (weaker)", method_blur: "Blur (weaker)",
+    method_natural: "Natural (rebuilt from the surroundings)",
+    method_synthetic: "Face of no one (a drawn stand-in)",
     format: "File format", format_same: "Same as the photo",
     weak_warning: "This method is weaker than fill: blurred or pixelated faces can be partly restored or matched by face-search engines. Use fill to publish.",
     add: "Photos", drop: "Drop photos here, or", choose: "Choose photos",
@@ -53,6 +55,8 @@ const TEXT = {
     tagline: "Fotos sicher veröffentlichen, ohne dass Gesichtserkennung sie findet.",
     language: "Sprache", options: "Einstellungen", method: "Wie Gesichter verdeckt werden",
     method_fill: "Füllen (unumkehrbar, empfohlen)", method_pixelate: "Verpixeln (schwächer)", method_blur: "Weichzeichnen (schwächer)",
+    method_natural: "Natürlich (aus der Umgebung neu aufgebaut)",
+    method_synthetic: "Gesicht von niemandem (gezeichneter Ersatz)",
     format: "Dateiformat", format_same: "Wie das Foto",
     weak_warning: "Diese Methode ist schwächer als Füllen: verpixelte oder weichgezeichnete Gesichter lassen sich teilweise wiederherstellen oder von Gesichtssuchmaschinen zuordnen. Zum Veröffentlichen: Füllen.",
     add: "Fotos", drop: "Fotos hierher ziehen, oder", choose: "Fotos auswählen",
@@ -536,6 +540,21 @@ async function writeLetter() {
   }
 }
 
+// The server's methods, in its order, labelled in the page's language (the name if no label).
+function showMethods(names) {
+  const select = $("method");
+  const chosen = select.value;
+  select.replaceChildren(...names.map((name) => {
+    const option = document.createElement("option");
+    const key = `method_${name}`;
+    option.value = name;
+    if (TEXT.en[key]) option.dataset.i18n = key;
+    option.textContent = TEXT.en[key] ? t(key) : name;
+    return option;
+  }));
+  select.value = names.includes(chosen) ? chosen : names[0];
+}
+
 async function init() {
   applyLanguage((navigator.language || "en").slice(0, 2).toLowerCase());
   $("r-lang").value = state.lang;
@@ -544,6 +563,7 @@ async function init() {
     state.session = config.session_seconds;
     state.weak = new Set(config.methods.filter((m) => m.weak).map((m) => m.name));
     state.sharing = config.shares;
+    showMethods(config.methods.map((m) => m.name));
   } catch (e) { /* defaults stay */ }
   try {
     state.rights = await (await fetch("/v1/rights", { credentials: "same-origin" })).json();

@@ -1,0 +1,302 @@
+"""``natural`` and ``synthetic``: rebuilt from the surroundings only, stable, a face of no one."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import unerkannt
+from conftest import BENCH, FACE_BOX, ROOT, textured
+from unerkannt import AnonymizationError, ProtectOptions
+from unerkannt.anonymize import get_method
+from unerkannt.anonymize.base import Target, face_region
+from unerkannt.anonymize.natural import SHADING, texture_strength
+from unerkannt.detect.fake import FakeDetector
+from unerkannt.faces import Face
+
+METHODS = ("natural", "synthetic")
+PHOTO = ROOT / "examples" / "astronaut.jpg"
+ASTRONAUT = (182.0, 58.0, 270.0, 178.0)  # the astronaut's face (CenterFace finds it here)
+
+
+def _inside(image: np.ndarray, boxes: list[tuple[float, float, float, float]], seed: int) -> np.ndarray:
+    """``image`` with every pixel inside the boxes' regions replaced by noise of ``seed``."""
+    height, width = image.shape[:2]
+    out = image.copy()
+    noise = np.random.default_rng(seed).integers(0, 256, image.shape, dtype=np.uint8)
+    for box in boxes:
+        (x1, y1, x2, y2), mask = face_region(box, 1.3, width, height)
+        np.copyto(out[y1:y2, x1:x2], noise[y1:y2, x1:x2], where=mask[:, :, None])
+    return out
+
+
+def _box(box: tuple[float, float, float, float]) -> tuple[slice, slice]:
+    x1, y1, x2, y2 = (int(v) for v in box)
+    return slice(y1, y2), slice(x1, x2)
+
+
+def _photo() -> np.ndarray:
+    return np.asarray(Image.open(PHOTO).convert("RGB"))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_not_one_pixel_of_the_face_feeds_the_output(method: str) -> None:
+    # Two images that differ only inside the face region (every pixel of it) give the
+    # same output, byte for byte: the region is rebuilt from what lies outside it.
+    image = textured(seed=3)
+    a, b = _inside(image, [FACE_BOX], seed=1), _inside(image, [FACE_BOX], seed=2)
+    assert (a != b).any(axis=2).sum() > 1000
+    outs = []
+    for pixels in (a, b):
+        out = pixels.copy()
+        get_method(method).apply(out, FACE_BOX, enlarge=1.3, source=pixels)
+        outs.append(out)
+    assert np.array_equal(outs[0], outs[1])
+    # ... and through the pipeline, as a user calls it.
+    detector = FakeDetector([FACE_BOX])
+    options = ProtectOptions(method=method)
+    pa = unerkannt.protect(a, options=options, detector=detector).image  # type: ignore[union-attr]
+    pb = unerkannt.protect(b, options=options, detector=detector).image  # type: ignore[union-attr]
+    assert np.array_equal(pa, pb)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_no_face_feeds_another_face_given_with_it(method: str) -> None:
+    # Faces given together: none of their regions feeds any of them, overlapping or not.
+    image = _photo()
+    boxes = [ASTRONAUT, (250.0, 120.0, 330.0, 220.0), (20.0, 300.0, 90.0, 380.0)]
+    targets = [Target(box=b) for b in boxes]
+    a, b = _inside(image, boxes, seed=1), _inside(image, boxes, seed=2)
+    outs = []
+    for pixels in (a, b):
+        out = pixels.copy()
+        regions = get_method(method).apply_all(out, targets, enlarge=1.3, source=pixels)
+        assert len(regions) == 3
+        outs.append(out)
+    assert np.array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_surroundings_do_feed_it(method: str) -> None:
+    # The output follows what is around the face: not a constant stamp.
+    grey = np.full((80, 120, 3), 90, np.uint8)
+    red = grey.copy()
+    red[:, :, 0] = 200
+    outs = []
+    for image in (grey, red):
+        out = image.copy()
+        get_method(method).apply(out, FACE_BOX, enlarge=1.3)
+        outs.append(out.astype(int))
+    x1, y1, x2, y2 = (int(v) for v in FACE_BOX)
+    assert outs[1][y1:y2, x1:x2, 0].mean() > outs[0][y1:y2, x1:x2, 0].mean() + 40
+
+
+def test_natural_continues_the_colour_and_the_grain_of_the_surroundings() -> None:
+    rng = np.random.default_rng(0)
+    image = np.clip(rng.normal((170, 120, 60), 4.0, (200, 240, 3)), 0, 255).astype(np.uint8)
+    box = (90.0, 60.0, 150.0, 130.0)
+    image[60:130, 90:150] = 20  # a dark "face"
+    out = image.copy()
+    get_method("natural").apply(out, box, enlarge=1.3)
+    (x1, y1, x2, y2), mask = face_region(box, 1.3, 240, 200)
+    inside = out[y1:y2, x1:x2][mask].astype(float)
+    assert np.allclose(inside.mean(axis=0), (170, 120, 60), atol=4), inside.mean(axis=0)
+    # The grain: as strong inside as around, by the method's own measure of fine texture.
+    ring = np.ones((200, 240), bool)
+    ring[y1:y2, x1:x2] = ~mask
+    region = np.zeros((200, 240), bool)
+    region[y1:y2, x1:x2] = mask
+    pixels = out.astype(np.float32)
+    around = texture_strength(pixels * ring[:, :, None], ring)
+    within = texture_strength(pixels * region[:, :, None], region)
+    assert around > 2.0 and 0.75 < within / around < 1.33, (around, within)
+
+
+def test_natural_without_any_surroundings_is_neutral() -> None:
+    # A face that fills the whole picture leaves no pixel to rebuild from: neutral grey
+    # with the soft shading of a face, no colour.
+    image = textured(width=40, height=40)
+    box = (-30.0, -30.0, 70.0, 70.0)
+    out = image.copy()
+    get_method("natural").apply(out, box, enlarge=1.3)
+    assert abs(out.mean() - 128) <= 2 * SHADING
+    assert (out[:, :, 0] == out[:, :, 1]).all() and (out[:, :, 1] == out[:, :, 2]).all()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_face_that_moves_a_pixel_changes_a_little(method: str) -> None:
+    # Video: the output is a function of the geometry and the outside pixels, and a
+    # small move of the box moves it a little (no flicker between frames).
+    image = _photo()
+    x1, y1, x2, y2 = ASTRONAUT
+    outs = []
+    for dx in (0.0, 1.0):
+        out = image.copy()
+        get_method(method).apply(out, (x1 + dx, y1, x2 + dx, y2), enlarge=1.3, identity=5)
+        outs.append(out.astype(int))
+    again = image.copy()
+    get_method(method).apply(again, ASTRONAUT, enlarge=1.3, identity=5)
+    assert np.array_equal(again, outs[0]), "the same input must give the same output"
+    inner = (slice(int(y1) + 10, int(y2) - 10), slice(int(x1) + 10, int(x2) - 10))
+    moved = np.abs(outs[1][inner] - outs[0][inner]).mean()
+    changed = np.abs(outs[0][inner] - image[inner].astype(int)).mean()
+    assert moved < 6 and changed > 5 * moved, (moved, changed)
+
+
+def test_identity_chooses_which_face_of_no_one_is_drawn() -> None:
+    from unerkannt.anonymize.faces_of_no_one import model_faces
+
+    image = _photo()
+    outs = {}
+    for identity in (0, 1, len(model_faces())):
+        out = image.copy()
+        get_method("synthetic").apply(out, ASTRONAUT, enlarge=1.3, identity=identity)
+        outs[identity] = out.astype(int)
+    face = _box(ASTRONAUT)
+    assert np.abs(outs[0][face] - outs[1][face]).mean() > 4, "another identity must draw another face"
+    assert np.array_equal(outs[0], outs[len(model_faces())]), "identities repeat over the model's faces"
+
+
+def test_only_the_eye_line_turns_the_drawn_face() -> None:
+    # The eyes' angle turns the face; where exactly they are (their distance, their
+    # height: the person's own geometry) changes nothing.
+    image = _photo()
+
+    def drawn(eyes: tuple[tuple[float, float], tuple[float, float]] | None) -> np.ndarray:
+        out = image.copy()
+        get_method("synthetic").apply(out, ASTRONAUT, enlarge=1.3, identity=2, eyes=eyes)
+        return out.astype(int)
+
+    level = drawn(((200.0, 100.0), (250.0, 100.0)))
+    assert np.array_equal(level, drawn(((210.0, 110.0), (230.0, 110.0))))
+    assert np.array_equal(level, drawn(None))
+    assert np.array_equal(level, drawn(((250.0, 100.0), (200.0, 100.0)))), "the eyes' order does not matter"
+    turned = drawn(((200.0, 90.0), (250.0, 110.0)))
+    assert np.abs(turned[_box(ASTRONAUT)] - level[_box(ASTRONAUT)]).mean() > 4
+
+
+def test_unlikely_detections_get_no_face_drawn() -> None:
+    image = _photo()
+    synthetic, natural = image.copy(), image.copy()
+    get_method("synthetic").apply(synthetic, ASTRONAUT, enlarge=1.3, score=0.2)
+    get_method("natural").apply(natural, ASTRONAUT, enlarge=1.3)
+    assert np.array_equal(synthetic, natural)
+    likely = image.copy()
+    get_method("synthetic").apply(likely, ASTRONAUT, enlarge=1.3, score=0.9)
+    assert not np.array_equal(likely, natural)
+
+
+def test_target_of_a_face_takes_box_eyes_and_score() -> None:
+    marks = ((1.0, 2.0), (3.0, 2.0), (2.0, 3.0), (1.0, 4.0), (3.0, 4.0))
+    face = Face(box=(0.0, 0.0, 4.0, 5.0), score=0.7, detector="x", landmarks=marks)
+    target = Target.of(face, identity=3)
+    assert (target.box, target.eyes, target.score, target.identity) == (face.box, marks[:2], 0.7, 3)
+    assert Target.of(Face(box=face.box, score=0.1, detector="x")).eyes is None
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_damaged_face_model_fails_closed(method: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unerkannt.anonymize import faces_of_no_one
+
+    broken = tmp_path / "faces.npy"
+    broken.write_bytes(b"not a model")
+    monkeypatch.setattr(faces_of_no_one, "MODEL", broken)
+    faces_of_no_one.model_faces.cache_clear()
+    faces_of_no_one.shading.cache_clear()
+    try:
+        with pytest.raises(AnonymizationError, match="faces of no one"):
+            unerkannt.protect(textured(), options=ProtectOptions(method=method), detector=FakeDetector([FACE_BOX]))
+    finally:
+        faces_of_no_one.model_faces.cache_clear()
+        faces_of_no_one.shading.cache_clear()
+
+
+def test_the_shipped_model_is_the_one_its_provenance_names() -> None:
+    from unerkannt.anonymize.faces_of_no_one import MODEL, model_faces
+
+    provenance = (MODEL.parent / "PROVENANCE.md").read_text()
+    digests = re.findall(r"`faces-of-no-one\.npy`.*?`([0-9a-f]{64})`", provenance)
+    assert digests == [hashlib.sha256(MODEL.read_bytes()).hexdigest()]
+    faces = model_faces()
+    assert len(faces) >= 8 and len({f.tobytes() for f in faces}) == len(faces)
+
+
+@pytest.mark.bench
+def test_the_face_model_rebuilds_byte_for_byte(tmp_path: Path) -> None:
+    # tools/build_face_model.py on the kit's CC0 half, with the versions PROVENANCE.md names.
+    import cv2
+    import onnxruntime
+    import PIL
+
+    from _recognition import require_recognition
+    from unerkannt.anonymize.faces_of_no_one import MODEL
+
+    kit = BENCH / "detect"
+    if not (kit / "annotations.json").is_file():
+        pytest.skip("../shared/bench is not present")
+    require_recognition()
+    import dlib
+
+    versions = (np.__version__, PIL.__version__, cv2.__version__, onnxruntime.__version__, dlib.__version__)
+    provenance = " ".join((MODEL.parent / "PROVENANCE.md").read_text().split())
+    pinned = re.search(r"numpy (\S+), Pillow (\S+), OpenCV (\S+), onnxruntime (\S+) and dlib (\S+) ", provenance)
+    assert pinned is not None
+    if versions != pinned.groups():
+        pytest.skip(
+            f"the file was built with numpy, Pillow, OpenCV, onnxruntime, dlib {pinned.groups()}, not {versions}"
+        )
+    out = tmp_path / "faces.npy"
+    tool = ROOT / "tools" / "build_face_model.py"
+    proc = subprocess.run([sys.executable, str(tool), "--kit", str(kit), "--out", str(out)], capture_output=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert out.read_bytes() == MODEL.read_bytes()
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("method", METHODS)
+def test_the_recognizers_no_longer_know_the_astronaut(method: str, tmp_path: Path) -> None:
+    # The real pipeline (CenterFace, YuNet's check) and the real audit (SFace, dlib).
+    from _recognition import require_recognition
+
+    require_recognition()
+    out = tmp_path / "out"
+    cli = [sys.executable, "-m", "unerkannt"]
+    proc = subprocess.run([*cli, "protect", str(PHOTO), "-o", str(out), "--method", method], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert b"weaker" not in proc.stderr
+    protected = out / PHOTO.name
+    before, after = _photo().astype(int), np.asarray(Image.open(protected).convert("RGB")).astype(int)
+    x1, y1, x2, y2 = (int(v) for v in ASTRONAUT)
+    assert np.abs(after[y1:y2, x1:x2] - before[y1:y2, x1:x2]).mean() > 15
+    audit = subprocess.run([*cli, "audit", str(PHOTO), str(protected)], capture_output=True, text=True)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "not re-identified" in audit.stdout
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_http_api_protects_with_the_method(method: str, tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from unerkannt.service import ServiceConfig, create_app
+
+    buf = io.BytesIO()
+    Image.fromarray(textured()).save(buf, "PNG")
+    app = create_app(ServiceConfig(temp_dir=str(tmp_path)), detector=FakeDetector([FACE_BOX]))
+    with TestClient(app, base_url="http://localhost") as client:
+        assert {"name": method, "weak": False} in client.get("/v1/config").json()["methods"]
+        r = client.post(f"/v1/protect?method={method}", content=buf.getvalue(), headers={"content-type": "image/png"})
+    assert r.status_code == 200, r.text
+    assert r.headers["x-unerkannt-faces"] == "1" and r.headers["x-unerkannt-weak"] == "false"
+    out = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")).astype(int)
+    assert np.abs(out[_box(FACE_BOX)] - textured()[_box(FACE_BOX)].astype(int)).mean() > 20
+    assert np.array_equal(out[:, :20], textured()[:, :20])
