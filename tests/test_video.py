@@ -84,6 +84,22 @@ def test_every_frame_filled_and_report_has_tracks(clip: Path, tmp_path: Path) ->
     assert [p.name for p in out.parent.iterdir()] == ["clip.mp4"]  # no temporary file left
 
 
+def test_a_guess_held_long_stops_growing_and_drifting() -> None:
+    # A small face held until a 4K video's sweep comes back (some 50 frames) stays a
+    # mask of at most twice its size near where it was last seen, not half the frame.
+    from unerkannt.track import GROW_PER_FRAME, MAX_GROW
+
+    tracker = Tracker(hold=200)
+    for frame, x in enumerate([100.0, 104.0]):
+        tracker.observe(frame, [Face(box=(x, 10.0, x + 20.0, 30.0), score=0.9, detector="d")])
+        tracker.account(frame, {})
+    track = tracker.active[0]
+    near, far = track.guess(1 + round((MAX_GROW - 1) / GROW_PER_FRAME)), track.guess(200)
+    assert far == near
+    assert far[2] - far[0] <= MAX_GROW * 20.0 + 2 * 4.0  # twice the size, plus the motion margin
+    assert far[0] < 104.0 + 4.0 * 25
+
+
 def test_tracker_fills_gaps_follows_motion_and_lets_go() -> None:
     tracker = Tracker(hold=3)
     face = lambda x: [Face(box=(x, 10.0, x + 20.0, 30.0), score=0.9, detector="d")]  # noqa: E731

@@ -138,3 +138,17 @@ def test_a_face_too_small_for_the_whole_frame_pass_is_found_by_the_sweep_and_mas
     for i, (a, b) in enumerate(zip(before, after, strict=True)):
         changed = np.abs(a.astype(int) - b.astype(int)).max(axis=2)[y1:y2, x1:x2] > 12
         assert changed.mean() > 0.9, f"frame {i}"
+
+
+def test_only_faces_the_sweep_may_have_missed_are_masked_back_to_its_last_look() -> None:
+    # A face the whole-frame pass sees was missed for a few frames at most; masking a
+    # large face back over the whole sweep (48 frames of a 4K video in the fast profile)
+    # covered half the picture with one grown ellipse.
+    plan = _plan(3840, 2160, profile="fast")
+    small, large = _track((1000.0, 500.0, 1040.0, 550.0), 1), _track((1000.0, 500.0, 1545.0, 1200.0), 2)
+    assert plan.sweep_period == 48
+    assert plan.backfill_for(small) == plan.backfill == plan.sweep_period
+    assert plan.backfill_for(large) == plan.backfill_near < 10
+    # Without a sweep (640x360) every face gets the same few frames.
+    plan = _plan(640, 360)
+    assert plan.backfill_for(small) == plan.backfill_for(large) == plan.backfill

@@ -26,6 +26,10 @@ MATCH_DISTANCE = 0.6
 DUPLICATE_IOU = 0.3
 #: Growth of a guessed box per frame since the face was last seen (0.05 = 5 % per frame).
 GROW_PER_FRAME = 0.05
+#: A guess grows (and moves on with the face's speed) for at most this many times its size:
+#: a face held long (a small face waiting for the video's sweep to come back) stays where
+#: it was last seen at twice its size, instead of drifting off as a mask over half the frame.
+MAX_GROW = 2.0
 #: Share of the per-frame movement added on each side of a moving face's box.
 MOTION_MARGIN = 1.0
 
@@ -75,7 +79,7 @@ class Track:
 
     def guess(self, frame: int) -> Box:
         """Where the face probably is at ``frame``: moved on with its velocity and grown."""
-        gap = max(0, frame - self.last_seen)
+        gap = min(max(0, frame - self.last_seen), (MAX_GROW - 1.0) / GROW_PER_FRAME)
         x1, y1, x2, y2 = self.box
         vx, vy = self.velocity
         cx, cy = (x1 + x2) / 2 + vx * gap, (y1 + y2) / 2 + vy * gap

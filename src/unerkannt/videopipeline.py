@@ -40,7 +40,7 @@ from .media.video import CONTAINERS, Frame, VideoReader, VideoWriter, check_clea
 from .media.write import atomic_output
 from .options import ProtectOptions
 from .results import FaceRecord, FileResult
-from .track import GROW_PER_FRAME, Track, Tracker
+from .track import GROW_PER_FRAME, MAX_GROW, Track, Tracker
 from .videoplan import DETECTABLE, Pass, VideoPlan, video_models
 
 log = logging.getLogger(__name__)
@@ -229,6 +229,7 @@ class _Run:
     def __init__(self, *, core: FrameCore, options: ProtectOptions, tracker: Tracker, plan: VideoPlan) -> None:
         self.core = core
         self.tracker = tracker
+        self.plan = plan
         self.backfill = plan.backfill
         self.buffer: deque[tuple[int, int, np.ndarray]] = deque()
         self.fill_unchecked = options.fill_unchecked
@@ -285,10 +286,11 @@ class _Run:
     def _start_tracks(self, born: list[Track], index: int) -> None:
         # A face seen first now was probably there, unseen, in the frames before.
         for track in born:
+            back = self.plan.backfill_for(track)
             for i, _, image in self.buffer:
                 gap = index - i
-                if 0 < gap <= self.backfill:
-                    box = _grown(track.box, 1.0 + GROW_PER_FRAME * gap)
+                if 0 < gap <= back:
+                    box = _grown(track.box, min(1.0 + GROW_PER_FRAME * gap, MAX_GROW))
                     score = track.face.score if track.face is not None else None
                     self.core.hide(image, Found(box=box, key=track.id, score=score))
 

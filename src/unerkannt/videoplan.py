@@ -154,7 +154,11 @@ class VideoPlan:
         # A face only the verifier finds is seen once per verifier run: its track must
         # last until the next run to become one track rather than a string of flickers.
         self.hold_single = max(2 * self.every, self.verify_every)
-        self.backfill = max(min(self.hold, BACKFILL + self.every), self.sweep_period)
+        #: Frames before its first detection in which a face is masked: a face the whole-frame
+        #: pass can see was missed only for a few frames; a small one since the sweep last
+        #: looked at its place. The look-ahead buffer holds the longer of the two.
+        self.backfill_near = min(self.hold, BACKFILL + self.every)
+        self.backfill = max(self.backfill_near, self.sweep_period)
         self.min_score = VIDEO_MIN_SCORE.get(options.profile, 0.0) if options.threshold is None else 0.0
 
     def hold_for(self, track: Track) -> int:
@@ -165,6 +169,12 @@ class VideoPlan:
         if self.sweep_period and (track.box[3] - track.box[1]) * self.scale < self.small:
             hold = max(hold, self.sweep_period + self.every)
         return hold
+
+    def backfill_for(self, track: Track) -> int:
+        """Frames before ``track``'s first detection in which its face is masked."""
+        if self.sweep_period and (track.box[3] - track.box[1]) * self.scale < self.small:
+            return self.backfill
+        return self.backfill_near
 
     def searched(self, index: int) -> bool:
         return index % self.every == 0
