@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -117,6 +118,34 @@ def test_natural_continues_the_colour_and_the_grain_of_the_surroundings() -> Non
     around = texture_strength(pixels * ring[:, :, None], ring)
     within = texture_strength(pixels * region[:, :, None], region)
     assert around > 2.0 and 0.75 < within / around < 1.33, (around, within)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_face_itself_takes_only_the_mean_colour_of_the_surroundings(method: str) -> None:
+    # Surroundings with the same mean colour laid out differently (red left of the face
+    # and blue right of it, or the other way round, as hair, neck and background of two
+    # photos may be) give the same pixels over the face: a recognizer's crop of the face
+    # sees nothing of how the surroundings are arranged, only where they meet it.
+    height, width = 200, 240
+    box = (90.0, 60.0, 150.0, 130.0)  # centred on x = 120
+    sides = np.zeros((height, width, 3), np.uint8)
+    sides[:, : width // 2] = (200, 40, 40)
+    sides[:, width // 2 :] = (40, 40, 200)
+    mirrored = np.ascontiguousarray(sides[:, ::-1])
+    outs = []
+    for image in (sides, mirrored):
+        out = image.copy()
+        get_method(method).apply(out, box, enlarge=1.3)
+        outs.append(out.astype(int))
+    x1, y1, x2, y2 = box
+    ys, xs = np.mgrid[0:height, 0:width] + 0.5
+    face = ((xs - (x1 + x2) / 2) / ((x2 - x1) / 2)) ** 2 + ((ys - (y1 + y2) / 2) / ((y2 - y1) / 2)) ** 2 < 0.9**2
+    assert np.abs(outs[0][face] - outs[1][face]).max() <= 1
+    # ...while the region's edge continues each picture's own colours.
+    (rx1, ry1, rx2, ry2), mask = face_region(box, 1.3, width, height)
+    edge = np.zeros((height, width), bool)
+    edge[ry1:ry2, rx1:rx2] = mask & ~cv2.erode(mask.view(np.uint8), np.ones((5, 5), np.uint8)).view(bool)
+    assert np.abs(outs[0][edge] - outs[1][edge]).mean() > 40
 
 
 def test_natural_without_any_surroundings_is_neutral() -> None:

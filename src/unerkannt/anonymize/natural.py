@@ -24,6 +24,15 @@ GRAIN_MAX = 4.0
 #: The soft shading of a face laid over the rebuilt region, in grey levels (its standard
 #: deviation): the mean face of no one, blurred (``faces_of_no_one.shading``).
 SHADING = 10.0
+#: Inside the face (the ellipse of the detected box) the region is one flat colour, the
+#: mean of the surroundings; from the box's ellipse outwards it turns into the colours
+#: continued from the surroundings, reached at this many times the ellipse's radii (at or
+#: inside the region's edge for the usual ``enlarge``), so the region joins its
+#: surroundings without a seam. A recognizer's crop of the face sees the flat colour
+#: only: the continued colours of hair, neck and background, which two photos of one
+#: person at one event share, re-identified people; the mean colour alone did not
+#: (bench/RESULTS.md, "Faces of no one").
+FLAT_UNTIL, CONTINUED_FROM = 1.0, 1.3
 #: Side of the grain pattern, which repeats over the image at fixed pixel positions.
 _GRAIN_TILE = 256
 
@@ -86,7 +95,8 @@ class Natural(Method):
 
         ``pixels`` is the ``(H, W, 3) uint8`` crop, 0 where not ``known`` (``(H, W)`` bool).
         """
-        base, _ = surroundings(pixels, known, region, crop)
+        base, colour = surroundings(pixels, known, region, crop)
+        base = quieted(base, colour, target.box, region)
         shade = placed(shading(), target.box, target.eyes, region, border=cv2.BORDER_CONSTANT)
         base += SHADING * shade[:, :, None]
         return finish(base, texture_strength(pixels, known), region)
@@ -138,6 +148,24 @@ def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bo
         borderMode=cv2.BORDER_REPLICATE,
     )
     return np.asarray(base).reshape(ry2 - ry1, rx2 - rx1, 3), np.asarray(colour, np.float32)
+
+
+def quieted(base: np.ndarray, colour: np.ndarray, box: Box, region: Bounds) -> np.ndarray:
+    """``base`` (the region's ``(h, w, 3)`` float32 colours) flat ``colour`` over the face.
+
+    The weight of ``base`` grows from 0 on the ellipse inscribed in ``box`` (times
+    :data:`FLAT_UNTIL`) to 1 at :data:`CONTINUED_FROM` times its radii, smoothly.
+    """
+    x1, y1, x2, y2 = box
+    rx1, ry1, rx2, ry2 = region
+    cx, cy = (x1 + x2) / 2 - rx1, (y1 + y2) / 2 - ry1
+    half_w, half_h = max((x2 - x1) / 2, 0.5), max((y2 - y1) / 2, 0.5)
+    xs = (np.arange(rx2 - rx1, dtype=np.float32) + 0.5 - cx) / half_w
+    ys = (np.arange(ry2 - ry1, dtype=np.float32) + 0.5 - cy) / half_h
+    radius = np.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)
+    t = np.clip((radius - FLAT_UNTIL) / (CONTINUED_FROM - FLAT_UNTIL), 0.0, 1.0)
+    weight = (t * t * (3 - 2 * t))[:, :, None]
+    return np.asarray(colour + weight * (base - colour), np.float32)
 
 
 def _push_pull(stack: np.ndarray) -> np.ndarray:
