@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,10 @@ import pytest
 from PIL import Image
 
 from unerkannt.detect.fake import FakeDetector
+
+# Models the project derives from wheels are cached per machine; the tests (and the CLI
+# processes they start) keep theirs apart from the user's, in one folder per session.
+os.environ["UNERKANNT_CACHE"] = tempfile.mkdtemp(prefix="unerkannt-test-cache-")
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT.parent / "shared" / "bench"

