@@ -191,10 +191,22 @@ def _jpeg_end(data: bytes) -> int:
             return -1
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         pos += 2 + length
-        if marker == 0xDA:  # entropy-coded data follows: scan to the next real marker
-            while pos + 1 < len(data) and not (data[pos] == 0xFF and data[pos + 1] not in (0x00, *range(0xD0, 0xD8))):
-                pos += 1
+        if marker == 0xDA:  # entropy-coded data follows: skip to the next real marker
+            pos = _after_scan(data, pos)
     return -1
+
+
+def _after_scan(data: bytes, pos: int) -> int:
+    """Offset of the first marker at or after ``pos`` that is not part of entropy-coded
+    data (a stuffed ``FF 00`` or a restart ``FF D0``-``FF D7``); ``len(data)`` if none."""
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0 or pos + 1 >= len(data):
+            return len(data)
+        follower = data[pos + 1]
+        if follower != 0x00 and not 0xD0 <= follower <= 0xD7:
+            return pos
+        pos += 2
 
 
 def _png_chunks(data: bytes) -> list[str]:
