@@ -18,7 +18,7 @@ from conftest import BENCH, FACE_BOX, ROOT, textured
 from unerkannt import AnonymizationError, ProtectOptions
 from unerkannt.anonymize import get_method
 from unerkannt.anonymize.base import Target, face_region
-from unerkannt.anonymize.natural import SHADING, texture_strength
+from unerkannt.anonymize.natural import CONTINUED_FROM, SHADING, neutral, texture_strength
 from unerkannt.detect.fake import FakeDetector
 from unerkannt.faces import Face
 
@@ -86,17 +86,23 @@ def test_no_face_feeds_another_face_given_with_it(method: str) -> None:
 
 @pytest.mark.parametrize("method", METHODS)
 def test_the_surroundings_do_feed_it(method: str) -> None:
-    # The output follows what is around the face: not a constant stamp.
-    grey = np.full((80, 120, 3), 90, np.uint8)
-    red = grey.copy()
-    red[:, :, 0] = 200
+    # The output follows what is around the face: not a constant stamp. Dark
+    # surroundings give a darker region than bright ones, and a red surrounding reddens
+    # the region where it meets it.
+    dark, bright = np.full((80, 120, 3), 60, np.uint8), np.full((80, 120, 3), 200, np.uint8)
+    red = dark.copy()
+    red[:, :, 0] = 220
     outs = []
-    for image in (grey, red):
+    for image in (dark, bright, red):
         out = image.copy()
         get_method(method).apply(out, FACE_BOX, enlarge=1.3)
         outs.append(out.astype(int))
     x1, y1, x2, y2 = (int(v) for v in FACE_BOX)
-    assert outs[1][y1:y2, x1:x2, 0].mean() > outs[0][y1:y2, x1:x2, 0].mean() + 40
+    assert outs[1][y1:y2, x1:x2].mean() > outs[0][y1:y2, x1:x2].mean() + 60
+    (rx1, ry1, rx2, ry2), mask = face_region(FACE_BOX, 1.3, 120, 80)
+    rim = np.zeros((80, 120), bool)
+    rim[ry1:ry2, rx1:rx2] = mask & ~cv2.erode(mask.view(np.uint8), np.ones((5, 5), np.uint8)).view(bool)
+    assert outs[2][rim][:, 0].mean() > outs[0][rim][:, 0].mean() + 60
 
 
 def test_natural_continues_the_colour_and_the_grain_of_the_surroundings() -> None:
@@ -107,8 +113,14 @@ def test_natural_continues_the_colour_and_the_grain_of_the_surroundings() -> Non
     out = image.copy()
     get_method("natural").apply(out, box, enlarge=1.3)
     (x1, y1, x2, y2), mask = face_region(box, 1.3, 240, 200)
-    inside = out[y1:y2, x1:x2][mask].astype(float)
-    assert np.allclose(inside.mean(axis=0), (170, 120, 60), atol=4), inside.mean(axis=0)
+    # Where the region meets its surroundings it continues their colour; over the face
+    # itself it is the neutral grey of their brightness.
+    ys, xs = np.mgrid[y1:y2, x1:x2] + 0.5
+    radius = np.hypot((xs - 120.0) / 30.0, (ys - 95.0) / 35.0)
+    rim, face = mask & (radius >= CONTINUED_FROM), mask & (radius < 0.9)
+    region = out[y1:y2, x1:x2].astype(float)
+    assert np.allclose(region[rim].mean(axis=0), (170, 120, 60), atol=6), region[rim].mean(axis=0)
+    assert np.abs(region[face].mean(axis=0) - neutral(np.array((170, 120, 60), np.float32))).max() <= SHADING
     # The grain: as strong inside as around, by the method's own measure of fine texture.
     ring = np.ones((200, 240), bool)
     ring[y1:y2, x1:x2] = ~mask
@@ -149,14 +161,17 @@ def test_the_face_itself_takes_only_the_mean_colour_of_the_surroundings(method: 
 
 
 def test_natural_without_any_surroundings_is_neutral() -> None:
-    # A face that fills the whole picture leaves no pixel to rebuild from: neutral grey
-    # with the soft shading of a face, no colour.
+    # A face that fills the whole picture leaves no pixel to rebuild from: the neutral
+    # warm grey of a mid-grey surrounding, with the soft shading of a face, nothing else.
     image = textured(width=40, height=40)
     box = (-30.0, -30.0, 70.0, 70.0)
     out = image.copy()
     get_method("natural").apply(out, box, enlarge=1.3)
-    assert abs(out.mean() - 128) <= 2 * SHADING
-    assert (out[:, :, 0] == out[:, :, 1]).all() and (out[:, :, 1] == out[:, :, 2]).all()
+    flat = neutral(np.full(3, 128.0, np.float32))
+    assert np.abs(out.reshape(-1, 3).mean(axis=0) - flat).max() <= 2 * SHADING
+    # One tint everywhere: the channels differ by the tint's ratios only (shading and grain are grey).
+    spread = out.astype(int)[:, :, 0] - out.astype(int)[:, :, 2]
+    assert spread.max() - spread.min() <= 4
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -24,15 +24,20 @@ GRAIN_MAX = 4.0
 #: The soft shading of a face laid over the rebuilt region, in grey levels (its standard
 #: deviation): the mean face of no one, blurred (``faces_of_no_one.shading``).
 SHADING = 10.0
-#: Inside the face (the ellipse of the detected box) the region is one flat colour, the
-#: mean of the surroundings; from the box's ellipse outwards it turns into the colours
-#: continued from the surroundings, reached at this many times the ellipse's radii (at or
-#: inside the region's edge for the usual ``enlarge``), so the region joins its
-#: surroundings without a seam. A recognizer's crop of the face sees the flat colour
-#: only: the continued colours of hair, neck and background, which two photos of one
-#: person at one event share, re-identified people; the mean colour alone did not
-#: (bench/RESULTS.md, "Faces of no one").
+#: Inside the face (the ellipse of the detected box) the region is one flat colour; from
+#: the box's ellipse outwards it turns into the colours continued from the surroundings,
+#: reached at this many times the ellipse's radii (at or inside the region's edge for the
+#: usual ``enlarge``), so the region joins its surroundings without a seam. A recognizer's
+#: crop of the face then sees the flat colour only. The continued colours of hair, neck
+#: and background over the whole region, which two photos of one person at one event
+#: share, re-identified people (bench/RESULTS.md, "Faces of no one").
 FLAT_UNTIL, CONTINUED_FROM = 1.0, 1.3
+#: The flat colour keeps of the surroundings only their brightness, in steps of this many
+#: grey levels, in one fixed warm grey (:data:`NEUTRAL_TINT`): their mean colour still
+#: re-identified some people (the skin, hair and clothes of one day), its coarse
+#: brightness alone far fewer (bench/RESULTS.md).
+BRIGHTNESS_STEP = 48.0
+NEUTRAL_TINT = (1.04, 1.0, 0.94)
 #: Side of the grain pattern, which repeats over the image at fixed pixel positions.
 _GRAIN_TILE = 256
 
@@ -96,7 +101,7 @@ class Natural(Method):
         ``pixels`` is the ``(H, W, 3) uint8`` crop, 0 where not ``known`` (``(H, W)`` bool).
         """
         base, colour = surroundings(pixels, known, region, crop)
-        base = quieted(base, colour, target.box, region)
+        base = quieted(base, neutral(colour), target.box, region)
         shade = placed(shading(), target.box, target.eyes, region, border=cv2.BORDER_CONSTANT)
         base += SHADING * shade[:, :, None]
         return finish(base, texture_strength(pixels, known), region)
@@ -148,6 +153,14 @@ def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bo
         borderMode=cv2.BORDER_REPLICATE,
     )
     return np.asarray(base).reshape(ry2 - ry1, rx2 - rx1, 3), np.asarray(colour, np.float32)
+
+
+def neutral(colour: np.ndarray) -> np.ndarray:
+    """The flat colour over a face: the brightness of ``colour`` (RGB, 0..255) in steps of
+    :data:`BRIGHTNESS_STEP`, the middle of its step, in :data:`NEUTRAL_TINT`."""
+    grey = float(np.asarray(colour, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    level = (min(np.floor(grey / BRIGHTNESS_STEP), np.ceil(255 / BRIGHTNESS_STEP) - 1) + 0.5) * BRIGHTNESS_STEP
+    return np.clip(level * np.array(NEUTRAL_TINT, np.float32), 0, 255).astype(np.float32)
 
 
 def quieted(base: np.ndarray, colour: np.ndarray, box: Box, region: Bounds) -> np.ndarray:

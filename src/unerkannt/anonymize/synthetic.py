@@ -7,7 +7,7 @@ import numpy as np
 
 from .base import Bounds, Box, Target
 from .faces_of_no_one import face_alpha, model_faces, placed
-from .natural import Natural, finish, quieted, surroundings, texture_strength
+from .natural import Natural, finish, neutral, quieted, surroundings, texture_strength
 
 #: A face is drawn for detections scoring at least this (when the score is given); the
 #: region of a less likely face is only rebuilt, as ``natural`` does.
@@ -45,6 +45,7 @@ class Synthetic(Natural):
         if target.score is not None and target.score < DRAW_SCORE:
             return super()._rebuild(pixels, known, region, crop, target)
         base, colour = surroundings(pixels, known, region, crop)
+        colour = neutral(colour)  # the drawn face, too, takes only the surroundings' coarse brightness
         base = quieted(base, colour, target.box, region)
         faces = model_faces()
         index = (target.identity if target.identity is not None else _identity_at(target.box)) % len(faces)
