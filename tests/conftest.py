@@ -14,8 +14,10 @@ from PIL import Image
 from unerkannt.detect.fake import FakeDetector
 
 # Models the project derives from wheels are cached per machine; the tests (and the CLI
-# processes they start) keep theirs apart from the user's, in one folder per session.
-os.environ["UNERKANNT_CACHE"] = tempfile.mkdtemp(prefix="unerkannt-test-cache-")
+# processes they start, which inherit it, some importing this file) keep theirs apart
+# from the user's, in one folder per session.
+if "UNERKANNT_CACHE" not in os.environ:
+    os.environ["UNERKANNT_CACHE"] = tempfile.mkdtemp(prefix="unerkannt-test-cache-")
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT.parent / "shared" / "bench"
