@@ -81,9 +81,10 @@ class Natural(Method):
         """
         height, width = image.shape[:2]
         regions = [face_region(t.box, enlarge, width, height) for t in targets]
+        corners = np.array([bounds for bounds, _ in regions], dtype=np.int64).reshape(-1, 4)
         for target, (bounds, mask) in zip(targets, regions, strict=True):
             crop = _grown(bounds, width, height)
-            known = ~_hidden(crop, regions)
+            known = ~_hidden(crop, regions, corners)
             x1, y1, x2, y2 = crop
             # From here on nothing inside any region exists: its pixels are zeros.
             pixels = image[y1:y2, x1:x2] * known[:, :, None]
@@ -291,12 +292,15 @@ def _grown(bounds: Bounds, width: int, height: int) -> Bounds:
     return max(0, x1 - ring), max(0, y1 - ring), min(width, x2 + ring), min(height, y2 + ring)
 
 
-def _hidden(crop: Bounds, regions: Sequence[tuple[Bounds, np.ndarray]]) -> np.ndarray:
-    """``(h, w)`` bool: the pixels of ``crop`` inside the ellipse of any of ``regions``."""
+def _hidden(crop: Bounds, regions: Sequence[tuple[Bounds, np.ndarray]], corners: np.ndarray) -> np.ndarray:
+    """``(h, w)`` bool: the pixels of ``crop`` inside the ellipse of any of ``regions``
+    (whose bounds ``corners`` holds as an ``(N, 4)`` array: a crowd's hundreds of regions
+    are tested against the crop at once, not one by one)."""
     x1, y1, x2, y2 = crop
     hidden = np.zeros((y2 - y1, x2 - x1), dtype=bool)
-    for (bx1, by1, bx2, by2), mask in regions:
+    near = (corners[:, 0] < x2) & (corners[:, 2] > x1) & (corners[:, 1] < y2) & (corners[:, 3] > y1)
+    for i in np.flatnonzero(near):
+        (bx1, by1, bx2, by2), mask = regions[int(i)]
         ix1, iy1, ix2, iy2 = max(x1, bx1), max(y1, by1), min(x2, bx2), min(y2, by2)
-        if ix1 < ix2 and iy1 < iy2:
-            hidden[iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1] |= mask[iy1 - by1 : iy2 - by1, ix1 - bx1 : ix2 - bx1]
+        hidden[iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1] |= mask[iy1 - by1 : iy2 - by1, ix1 - bx1 : ix2 - bx1]
     return hidden
