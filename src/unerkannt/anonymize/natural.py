@@ -47,7 +47,9 @@ class Natural(Method):
 
     Every face region (the ellipse of :func:`~unerkannt.anonymize.base.face_region`) is
     filled by pushing the colours of the ring around it inwards, smoothed like a
-    strong blur, with grain as strong as the ring's. Not one pixel from inside any
+    strong blur; over the face itself (:func:`quieted`) they give way to one warm grey
+    of the ring's brightness (:func:`neutral`), with the soft shading of a face and
+    grain as strong as the ring's. Not one pixel from inside any
     region of the same call feeds the result: two images that differ only inside the
     regions give the same output. The output is a function of the regions' geometry
     and the pixels outside them only, so a face that moves little changes little from

@@ -12,7 +12,8 @@ from .natural import Natural, finish, neutral, quieted, surroundings, texture_st
 #: A face is drawn for detections scoring at least this (when the score is given); the
 #: region of a less likely face is only rebuilt, as ``natural`` does.
 DRAW_SCORE = 0.5
-#: How much of the surroundings' brightness and colour cast the drawn face takes on.
+#: How much of the surroundings' brightness and of the colour it is given (natural's
+#: :func:`~unerkannt.anonymize.natural.neutral` grey: a fixed warm tint) the drawn face takes on.
 LIGHT_MATCH, COLOUR_MATCH = 0.5, 0.35
 #: The brightness (grey level) of the model's faces inside the face ellipse.
 _MODEL_LEVEL = 140.0
@@ -25,7 +26,8 @@ class Synthetic(Natural):
     random samples of a statistical model of many faces, none of them a person's. It is
     placed by the detected box (size and position) and turned along the eye line when
     the detector gives eyes; no other point of the person's face is used. Its
-    brightness, colour and grain follow the pixels around the region, so, like
+    brightness (coarsely, as natural's grey) and grain follow the pixels around the
+    region, so, like
     ``natural``, the output is a function of the regions' geometry, the pixels outside
     them and ``identity`` alone.
 
