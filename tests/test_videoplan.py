@@ -152,3 +152,41 @@ def test_only_faces_the_sweep_may_have_missed_are_masked_back_to_its_last_look()
     # Without a sweep (640x360) every face gets the same few frames.
     plan = _plan(640, 360)
     assert plan.backfill_for(small) == plan.backfill_for(large) == plan.backfill
+
+
+def test_a_large_face_found_late_is_masked_back_only_a_few_frames(tmp_path: Path) -> None:
+    # 1080p, fast profile: the sweep takes 12 frames, but a face the whole-frame pass sees
+    # (here from frame 20, first searched at 21) was missed for a few frames at most: the
+    # frames long before it came are left as they were, not covered by a grown mask.
+    width, height, frames, first = 1920, 1080, 30, 20
+    plan = _plan(width, height, profile="fast")
+    assert plan.sweep_period == 12 and plan.backfill_near < 12
+    box = (800, 400, 1000, 600)
+    clip = tmp_path / "late.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.options = {"crf": "10", "preset": "ultrafast"}
+        for i in range(frames):
+            image = background(width, height)
+            if i >= first:
+                image[box[1] : box[3], box[0] : box[2]] = (255, 0, 0)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    detector = SizedMarkers(threshold=0.5, scales=(1.0,))
+    options = ProtectOptions(verify=False, profile="fast")
+    protect_video(clip, tmp_path / "out.mp4", options=options, detector=detector)
+    before, _, _ = read_frames(clip)
+    after, _, _ = read_frames(tmp_path / "out.mp4")
+    x1, y1, x2, y2 = box
+    changed = [
+        (np.abs(a.astype(int) - b.astype(int)).max(axis=2)[y1:y2, x1:x2] > 12).mean()
+        for a, b in zip(before, after, strict=True)
+    ]
+    searched = first + (-first) % plan.every  # the first searched frame that shows the face
+    assert all(c > 0.9 for c in changed[searched - plan.backfill_near :]), changed
+    assert all(c < 0.05 for c in changed[: searched - plan.backfill_near]), changed
