@@ -30,6 +30,14 @@ GROW_PER_FRAME = 0.05
 #: a face held long (a small face waiting for the video's sweep to come back) stays where
 #: it was last seen at twice its size, instead of drifting off as a mask over half the frame.
 MAX_GROW = 2.0
+
+
+def growth(gap: int) -> float:
+    """How much a face's box is grown ``gap`` frames after it was last seen: :data:`GROW_PER_FRAME`
+    per frame, at most :data:`MAX_GROW`."""
+    return min(1.0 + GROW_PER_FRAME * max(0, gap), MAX_GROW)
+
+
 #: Share of the per-frame movement added on each side of a moving face's box.
 MOTION_MARGIN = 1.0
 
@@ -79,11 +87,12 @@ class Track:
 
     def guess(self, frame: int) -> Box:
         """Where the face probably is at ``frame``: moved on with its velocity and grown."""
+        # The face moves on with its velocity for as long as its box grows.
         gap = min(max(0, frame - self.last_seen), (MAX_GROW - 1.0) / GROW_PER_FRAME)
+        grow = growth(frame - self.last_seen)
         x1, y1, x2, y2 = self.box
         vx, vy = self.velocity
         cx, cy = (x1 + x2) / 2 + vx * gap, (y1 + y2) / 2 + vy * gap
-        grow = 1.0 + GROW_PER_FRAME * gap
         hw, hh = (x2 - x1) / 2 * grow, (y2 - y1) / 2 * grow
         mx, my = abs(vx) * MOTION_MARGIN, abs(vy) * MOTION_MARGIN
         return (cx - hw - mx, cy - hh - my, cx + hw + mx, cy + hh + my)

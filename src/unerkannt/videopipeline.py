@@ -40,7 +40,7 @@ from .media.video import CONTAINERS, Frame, VideoReader, VideoWriter, check_clea
 from .media.write import atomic_output
 from .options import ProtectOptions
 from .results import FaceRecord, FileResult
-from .track import GROW_PER_FRAME, MAX_GROW, Track, Tracker
+from .track import Track, Tracker, growth
 from .videoplan import DETECTABLE, Pass, VideoPlan, video_models
 
 log = logging.getLogger(__name__)
@@ -290,7 +290,7 @@ class _Run:
             for i, _, image in self.buffer:
                 gap = index - i
                 if 0 < gap <= back:
-                    box = _grown(track.box, min(1.0 + GROW_PER_FRAME * gap, MAX_GROW))
+                    box = _grown(track.box, growth(gap))
                     score = track.face.score if track.face is not None else None
                     self.core.hide(image, Found(box=box, key=track.id, score=score))
 

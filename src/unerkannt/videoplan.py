@@ -166,15 +166,20 @@ class VideoPlan:
         for a face seen once, and for a face too small for the whole-frame pass at least
         until the sweep comes back to it."""
         hold = self.hold if track.detections > 1 else self.hold_single
-        if self.sweep_period and (track.box[3] - track.box[1]) * self.scale < self.small:
+        if self._waits_for_sweep(track):
             hold = max(hold, self.sweep_period + self.every)
         return hold
 
     def backfill_for(self, track: Track) -> int:
         """Frames before ``track``'s first detection in which its face is masked."""
-        if self.sweep_period and (track.box[3] - track.box[1]) * self.scale < self.small:
+        if self._waits_for_sweep(track):
             return self.backfill
         return self.backfill_near
+
+    def _waits_for_sweep(self, track: Track) -> bool:
+        """Whether ``track``'s face is too small for the whole-frame pass, so that only the
+        sweep (when there is one) finds it again."""
+        return bool(self.sweep_period) and (track.box[3] - track.box[1]) * self.scale < self.small
 
     def searched(self, index: int) -> bool:
         return index % self.every == 0

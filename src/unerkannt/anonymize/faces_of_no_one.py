@@ -17,6 +17,8 @@ from ..errors import AnonymizationError
 from .base import Bounds, Box, Eyes
 
 #: The shipped faces of no one: ``(N, H, W, 3) uint8``, built by ``tools/build_face_model.py``.
+#: Weights of R, G and B in a grey level (ITU-R BT.601), for brightness matching.
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 MODEL = Path(__file__).resolve().parent / "models" / "faces-of-no-one.npy"
 #: ``(height, width)`` of one face of the model, in pixels.
 CANVAS = (96, 80)
@@ -81,7 +83,7 @@ def shading() -> np.ndarray:
     What a strongly blurred face keeps: darker eyes and hair line, a lighter forehead
     and cheeks. It is the mean of all faces of no one: the same for every face.
     """
-    grey = (model_faces().astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).mean(axis=0)
+    grey = (model_faces().astype(np.float32) @ LUMA).mean(axis=0)
     blurred = cv2.GaussianBlur(grey, (0, 0), SHADING_SIGMA)
     inside = face_alpha() > 0.5
     shade = (blurred - blurred[inside].mean()) / max(float(blurred[inside].std()), 1e-6) * face_alpha()

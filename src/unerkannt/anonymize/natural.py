@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from .base import Bounds, Box, Eyes, Method, Target, face_region
-from .faces_of_no_one import placed, shading
+from .faces_of_no_one import LUMA, placed, shading
 
 #: The surroundings read around a region, on each side, as a share of its larger side.
 RING = 0.3
@@ -161,7 +161,7 @@ def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bo
 def neutral(colour: np.ndarray) -> np.ndarray:
     """The flat colour over a face: the brightness of ``colour`` (RGB, 0..255) in steps of
     :data:`BRIGHTNESS_STEP`, the middle of its step, in :data:`NEUTRAL_TINT`."""
-    grey = float(np.asarray(colour, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    grey = float(np.asarray(colour, np.float32) @ LUMA)
     level = (min(np.floor(grey / BRIGHTNESS_STEP), np.ceil(255 / BRIGHTNESS_STEP) - 1) + 0.5) * BRIGHTNESS_STEP
     return np.clip(level * np.array(NEUTRAL_TINT, np.float32), 0, 255).astype(np.float32)
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from .base import Bounds, Box, Target
-from .faces_of_no_one import face_alpha, model_faces, placed
+from .faces_of_no_one import LUMA, face_alpha, model_faces, placed
 from .natural import Natural, finish, neutral, quieted, surroundings, texture_strength
 
 #: A face is drawn for detections scoring at least this (when the score is given); the
@@ -59,7 +59,7 @@ class Synthetic(Natural):
 
 def _matched(face: np.ndarray, colour: np.ndarray) -> np.ndarray:
     """``face`` (float32) lit and tinted a share of the way towards the surroundings' ``colour``."""
-    grey = float(colour @ np.array([0.299, 0.587, 0.114], np.float32))
+    grey = float(colour @ LUMA)
     level = (1 - LIGHT_MATCH) * _MODEL_LEVEL + LIGHT_MATCH * grey
     # A colour cast of the scene (warm light, a blue evening) tints the face, partly.
     tint = (np.maximum(colour, 1.0) / max(grey, 1.0)) ** COLOUR_MATCH

@@ -104,8 +104,7 @@ class Detector(LazyModel, ABC):
         DetectionError
             The image is not ``(H, W, 3) uint8``, or the model failed.
         """
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise DetectionError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+        check_image(image)
         x0, y0 = 0, 0
         if region is not None:
             x0, y0, x1, y1 = region
@@ -140,6 +139,12 @@ class Detector(LazyModel, ABC):
     @abstractmethod
     def _detect_once(self, image: np.ndarray) -> list[Face]:
         """Detect in one RGB tile of at most :data:`MAX_TILE` pixels per side."""
+
+
+def check_image(image: np.ndarray) -> None:
+    """Raise :class:`DetectionError` unless ``image`` is ``(H, W, 3) uint8``."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise DetectionError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
 
 
 def overview_scale(shape: tuple[int, int], scales: tuple[float, ...]) -> float | None:

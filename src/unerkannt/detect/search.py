@@ -70,7 +70,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from ..errors import DetectionError
 from ..faces import Face, merge_faces
 
 if TYPE_CHECKING:  # planning loads no OpenCV: the options import the profiles
@@ -239,10 +238,9 @@ class Search:
         DetectionError
             The image is not ``(H, W, 3) uint8``, or a model failed.
         """
-        from .base import overview_scale
+        from .base import check_image, overview_scale
 
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise DetectionError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+        check_image(image)
         height, width = image.shape[:2]
         whole: Region = (0, 0, width, height)
         passes: list[Pass] = []

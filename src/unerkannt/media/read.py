@@ -128,7 +128,7 @@ def read_image(path: str | Path, *, max_pixels: int, max_frames: int = DEFAULT_M
         KeyError,
         MemoryError,
         RuntimeError,
-        NotImplementedError,
+        NotImplementedError,  # Pillow's answer to a compression or mode its decoders lack
     ) as exc:
         raise CorruptFileError(f"the image data is damaged or truncated ({type(exc).__name__}: {exc})") from exc
 

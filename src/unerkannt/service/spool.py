@@ -6,7 +6,7 @@ can leave an original behind; the kernel frees it when its last descriptor close
 Where a file system cannot make anonymous files, Python makes a named one and removes
 its name at once.
 
-Each server keeps those files in its own folder, ``unerkannt-serve-PID-XXXX``, which it
+Each server keeps those files in its own folder, ``unerkannt-serve-<pid>-<random>``, which it
 locks for its lifetime (``flock``). A server that starts removes the folders whose lock
 nobody holds: those of servers that died. A live server's lock is held, so its folder
 is never touched.
