@@ -17,8 +17,8 @@ import unerkannt
 from conftest import BENCH, FACE_BOX, ROOT, textured
 from unerkannt import AnonymizationError, ProtectOptions
 from unerkannt.anonymize import get_method
-from unerkannt.anonymize.base import Target, face_region
-from unerkannt.anonymize.natural import CONTINUED_FROM, SHADING, neutral, texture_strength
+from unerkannt.anonymize.base import Target, ellipse_radius, face_region, grown_region
+from unerkannt.anonymize.natural import CONTINUED_FROM, FLAT_UNTIL, SHADING, neutral, texture_strength
 from unerkannt.detect.fake import FakeDetector
 from unerkannt.faces import Face
 
@@ -95,7 +95,7 @@ def test_the_surroundings_do_feed_it(method: str) -> None:
     outs = []
     for image in (dark, bright, red):
         out = image.copy()
-        get_method(method).apply(out, FACE_BOX, enlarge=1.3)
+        get_method(method).apply(out, FACE_BOX, enlarge=1.3, identity=1)  # the same random draws
         outs.append(out.astype(int))
     x1, y1, x2, y2 = (int(v) for v in FACE_BOX)
     assert outs[1][y1:y2, x1:x2].mean() > outs[0][y1:y2, x1:x2].mean() + 60
@@ -114,21 +114,26 @@ def test_natural_continues_the_colour_and_the_grain_of_the_surroundings() -> Non
     get_method("natural").apply(out, box, enlarge=1.3)
     (x1, y1, x2, y2), mask = face_region(box, 1.3, 240, 200)
     # Where the region meets its surroundings it continues their colour; over the face
-    # itself it is the neutral grey of their brightness.
+    # itself (and out to FLAT_UNTIL of the region's radii) it is the neutral grey of their
+    # brightness.
+    left, top, right, bottom = grown_region(box, 1.3)
+    radius = ellipse_radius(right - left, bottom - top)[y1 - top : y2 - top, x1 - left : x2 - left]
     ys, xs = np.mgrid[y1:y2, x1:x2] + 0.5
-    radius = np.hypot((xs - 120.0) / 30.0, (ys - 95.0) / 35.0)
-    rim, face = mask & (radius >= CONTINUED_FROM), mask & (radius < 0.9)
+    in_box = np.hypot((xs - 120.0) / 30.0, (ys - 95.0) / 35.0)
+    rim, face = mask & (radius >= CONTINUED_FROM - 0.05), mask & (in_box < 0.9)
+    assert (radius[face] < FLAT_UNTIL).all()
     region = out[y1:y2, x1:x2].astype(float)
-    assert np.allclose(region[rim].mean(axis=0), (170, 120, 60), atol=6), region[rim].mean(axis=0)
-    assert np.abs(region[face].mean(axis=0) - neutral(np.array((170, 120, 60), np.float32))).max() <= SHADING
+    assert np.allclose(region[rim].mean(axis=0), (170, 120, 60), atol=12), region[rim].mean(axis=0)
+    # (where in the step of the surroundings' brightness is drawn at random for each face)
+    lowest, highest = (neutral(np.array((170, 120, 60), np.float32), within) for within in (0.0, 1.0))
+    assert (region[face].mean(axis=0) >= lowest - SHADING).all(), region[face].mean(axis=0)
+    assert (region[face].mean(axis=0) <= highest + SHADING).all(), region[face].mean(axis=0)
     # The grain: as strong inside as around, by the method's own measure of fine texture.
-    ring = np.ones((200, 240), bool)
-    ring[y1:y2, x1:x2] = ~mask
-    region = np.zeros((200, 240), bool)
-    region[y1:y2, x1:x2] = mask
-    pixels = out.astype(np.float32)
-    around = texture_strength(pixels * ring[:, :, None], ring)
-    within = texture_strength(pixels * region[:, :, None], region)
+    inside = np.zeros((200, 240), bool)
+    inside[y1:y2, x1:x2] = mask
+    whole = (0, 0, 240, 200)
+    around = texture_strength(out, inside, whole)
+    within = texture_strength(out, ~inside, whole)
     assert around > 2.0 and 0.75 < within / around < 1.33, (around, within)
 
 
@@ -147,7 +152,8 @@ def test_the_face_itself_takes_only_the_mean_colour_of_the_surroundings(method: 
     outs = []
     for image in (sides, mirrored):
         out = image.copy()
-        get_method(method).apply(out, box, enlarge=1.3)
+        # One identity: the same random choices (the grain's start, the face drawn) in both.
+        get_method(method).apply(out, box, enlarge=1.3, identity=1)
         outs.append(out.astype(int))
     x1, y1, x2, y2 = box
     ys, xs = np.mgrid[0:height, 0:width] + 0.5
@@ -167,8 +173,9 @@ def test_natural_without_any_surroundings_is_neutral() -> None:
     box = (-30.0, -30.0, 70.0, 70.0)
     out = image.copy()
     get_method("natural").apply(out, box, enlarge=1.3)
-    flat = neutral(np.full(3, 128.0, np.float32))
-    assert np.abs(out.reshape(-1, 3).mean(axis=0) - flat).max() <= 2 * SHADING
+    lowest, highest = (neutral(np.full(3, 128.0, np.float32), within) for within in (0.0, 1.0))
+    mean = out.reshape(-1, 3).mean(axis=0)
+    assert (mean >= lowest - 2 * SHADING).all() and (mean <= highest + 2 * SHADING).all(), mean
     # One tint everywhere: the channels differ by the tint's ratios only (shading and grain are grey).
     spread = out.astype(int)[:, :, 0] - out.astype(int)[:, :, 2]
     assert spread.max() - spread.min() <= 4
@@ -194,6 +201,40 @@ def test_a_face_that_moves_a_pixel_changes_a_little(method: str) -> None:
     assert moved < 6 and changed > 5 * moved, (moved, changed)
 
 
+def _grain_of(out: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """The fine texture over the middle of a face: the output less its blur, in grey."""
+    grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    fine = grey - cv2.GaussianBlur(grey, (0, 0), 0.8)
+    x1, y1, x2, y2 = (int(v) for v in box)
+    dx, dy = (x2 - x1) // 4, (y2 - y1) // 4
+    return fine[y1 + dy : y2 - dy, x1 + dx : x2 - dx].ravel()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_two_photos_of_one_scene_get_unrelated_choices(method: str) -> None:
+    # Two near-identical photos (a burst, one press event) where the face sits in the same
+    # place: the grain's pattern (and synthetic's face of no one) must not repeat, or a
+    # recognizer matches the two by it. The same photo twice gives the same output.
+    image = _photo()
+    burst = image.copy()
+    burst[40:44, 150:154] += 1  # a few pixels of the surroundings, well outside the face
+    outs = []
+    for picture in (image, burst, image):
+        out = picture.copy()
+        get_method(method).apply(out, ASTRONAUT, enlarge=1.3)
+        outs.append(out)
+    assert np.array_equal(outs[0], outs[2])
+    same_place = np.corrcoef(_grain_of(outs[0], ASTRONAUT), _grain_of(outs[1], ASTRONAUT))[0, 1]
+    assert abs(same_place) < 0.3, same_place
+    # ...while a track of a video (one identity) keeps its grain where it is.
+    kept = []
+    for picture in (image, burst):
+        out = picture.copy()
+        get_method(method).apply(out, ASTRONAUT, enlarge=1.3, identity=7)
+        kept.append(out)
+    assert np.corrcoef(_grain_of(kept[0], ASTRONAUT), _grain_of(kept[1], ASTRONAUT))[0, 1] > 0.9
+
+
 def test_identity_chooses_which_face_of_no_one_is_drawn() -> None:
     from unerkannt.anonymize.faces_of_no_one import model_faces
 
@@ -204,8 +245,13 @@ def test_identity_chooses_which_face_of_no_one_is_drawn() -> None:
         get_method("synthetic").apply(out, ASTRONAUT, enlarge=1.3, identity=identity)
         outs[identity] = out.astype(int)
     face = _box(ASTRONAUT)
-    assert np.abs(outs[0][face] - outs[1][face]).mean() > 4, "another identity must draw another face"
-    assert np.array_equal(outs[0], outs[len(model_faces())]), "identities repeat over the model's faces"
+    # Compared without the grain (whose start each identity also chooses).
+    soft = {i: cv2.GaussianBlur(out.astype(np.float32), (0, 0), 3)[face] for i, out in outs.items()}
+    assert np.abs(soft[0] - soft[1]).mean() > 4, "another identity must draw another face"
+    assert np.abs(soft[0] - soft[len(model_faces())]).mean() < 1, "identities repeat over the model's faces"
+    again = image.copy()
+    get_method("synthetic").apply(again, ASTRONAUT, enlarge=1.3, identity=0)
+    assert np.array_equal(again, outs[0]), "one identity, one output"
 
 
 def test_only_the_eye_line_turns_the_drawn_face() -> None:

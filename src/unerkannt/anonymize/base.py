@@ -30,7 +30,7 @@ def enlarge_box(box: Box, factor: float, width: int, height: int) -> tuple[int, 
     (x1, y1, x2, y2) int
         Pixel bounds, ``x2`` and ``y2`` exclusive, never empty for a box in the image.
     """
-    return _clipped(_grown(box, factor), width, height)
+    return _clipped(grown_region(box, factor), width, height)
 
 
 def face_region(box: Box, factor: float, width: int, height: int) -> tuple[tuple[int, int, int, int], np.ndarray]:
@@ -40,7 +40,7 @@ def face_region(box: Box, factor: float, width: int, height: int) -> tuple[tuple
     cut by the picture's edge is covered right up to the edge, not by a smaller
     ellipse squeezed into its visible part.
     """
-    left, top, right, bottom = grown = _grown(box, factor)
+    left, top, right, bottom = grown = grown_region(box, factor)
     x1, y1, x2, y2 = _clipped(grown, width, height)
     mask = ellipse_mask(right - left, bottom - top)[y1 - top : y2 - top, x1 - left : x2 - left]
     if mask.shape != (y2 - y1, x2 - x1) or not mask.any():  # a box (almost) outside the image
@@ -55,8 +55,9 @@ def _clipped(grown: tuple[int, int, int, int], width: int, height: int) -> tuple
     return left, top, max(right, left + 1), max(bottom, top + 1)
 
 
-def _grown(box: Box, factor: float) -> tuple[int, int, int, int]:
-    """The grown box of :func:`enlarge_box` before clipping, in whole pixels."""
+def grown_region(box: Box, factor: float) -> tuple[int, int, int, int]:
+    """The grown box of :func:`enlarge_box` before clipping, in whole pixels: the
+    rectangle of the whole ellipse of :func:`face_region`."""
     x1, y1, x2, y2 = box
     # Detector boxes end near the eyebrows: the region grows more upwards, where
     # forehead and hair line are, than towards the chin.
@@ -69,6 +70,17 @@ def _grown(box: Box, factor: float) -> tuple[int, int, int, int]:
         int(np.ceil(cx + half_w)),
         int(np.ceil(cy + half_h)),
     )
+
+
+@lru_cache(maxsize=4096)
+def ellipse_radius(width: int, height: int) -> np.ndarray:
+    """``(height, width)`` float32: each pixel centre's distance from the centre of the
+    ellipse inscribed in the rectangle, in units of its radii (1 on the ellipse)."""
+    ys = (np.arange(height, dtype=np.float32) + 0.5 - height / 2) / (height / 2)
+    xs = (np.arange(width, dtype=np.float32) + 0.5 - width / 2) / (width / 2)
+    radius = np.sqrt(ys[:, None] ** 2 + xs[None, :] ** 2)
+    radius.flags.writeable = False  # shared between calls through the cache
+    return radius
 
 
 @lru_cache(maxsize=4096)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import Bounds, Box, Target
+from .base import Bounds
 from .faces_of_no_one import LUMA, face_alpha, model_faces, placed
-from .natural import Natural, finish, neutral, quieted, surroundings, texture_strength
+from .natural import FaceRegion, Natural, finish, neutral, quieted, surroundings
 
 #: A face is drawn for detections scoring at least this (when the score is given); the
 #: region of a less likely face is only rebuilt, as ``natural`` does.
@@ -32,8 +32,9 @@ class Synthetic(Natural):
     them and ``identity`` alone.
 
     ``identity`` (any int) chooses the face; a video passes its track id so that a
-    face keeps its stand-in from frame to frame. Without one, a face's position
-    chooses (faces side by side get different stand-ins). A detection scoring under
+    face keeps its stand-in from frame to frame. Without one, a hash of the face's
+    surroundings chooses (:func:`~unerkannt.anonymize.natural.seed`): two photos of one
+    scene get unrelated stand-ins. A detection scoring under
     :data:`DRAW_SCORE` gets no face, only what ``natural`` gives: faces are not drawn
     on hands and patterns that the recall-first detector also reports.
     """
@@ -41,20 +42,24 @@ class Synthetic(Natural):
     name = "synthetic"
     summary = "a face of no one drawn in, no face pixel kept"
 
-    def _rebuild(
-        self, pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bounds, target: Target
-    ) -> np.ndarray:
+    def _rebuild(self, pixels: np.ndarray, known: np.ndarray, crop: Bounds, face: FaceRegion) -> np.ndarray:
+        target = face.target
         if target.score is not None and target.score < DRAW_SCORE:
-            return super()._rebuild(pixels, known, region, crop, target)
-        base, colour = surroundings(pixels, known, region, crop)
-        colour = neutral(colour)  # the drawn face, too, takes only the surroundings' coarse brightness
-        base = quieted(base, colour, target.box, region)
+            return super()._rebuild(pixels, known, crop, face)
+        base, colour = surroundings(pixels, known, face.region, crop)
+        colour = neutral(colour, face.within)  # the drawn face, too, takes only the surroundings' coarse brightness
+        base = quieted(base, colour, face.rim)
         faces = model_faces()
-        index = (target.identity if target.identity is not None else _identity_at(target.box)) % len(faces)
-        face = placed(_matched(faces[index], colour), target.box, target.eyes, region, border=cv2.BORDER_REPLICATE)
-        alpha = placed(face_alpha(), target.box, target.eyes, region, border=cv2.BORDER_CONSTANT)
-        base += alpha[:, :, None] * (face - base)
-        return finish(base, texture_strength(pixels, known), region)
+        drawn = placed(
+            _matched(faces[face.seed % len(faces)], colour),
+            target.box,
+            target.eyes,
+            face.region,
+            border=cv2.BORDER_REPLICATE,
+        )
+        alpha = placed(face_alpha(), target.box, target.eyes, face.region, border=cv2.BORDER_CONSTANT)
+        base += alpha[:, :, None] * (drawn - base)
+        return finish(base, face.grain, face.region, face.grain_start)
 
 
 def _matched(face: np.ndarray, colour: np.ndarray) -> np.ndarray:
@@ -65,10 +70,3 @@ def _matched(face: np.ndarray, colour: np.ndarray) -> np.ndarray:
     tint = (np.maximum(colour, 1.0) / max(grey, 1.0)) ** COLOUR_MATCH
     lit = (face.astype(np.float32) - _MODEL_LEVEL) * (level / _MODEL_LEVEL) + level
     return np.asarray(np.clip(lit * tint, 0, 255), dtype=np.float32)
-
-
-def _identity_at(box: Box) -> int:
-    """A stand-in chosen by where the face is, on a grid of cells one face wide."""
-    x1, y1, x2, y2 = box
-    cell = max(x2 - x1, y2 - y1, 1.0)
-    return int((x1 + x2) / 2 // cell) * 7 + int((y1 + y2) / 2 // cell) * 3
