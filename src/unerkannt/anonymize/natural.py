@@ -39,7 +39,7 @@ SHADING = 10.0
 FLAT_UNTIL, CONTINUED_FROM = 0.8, 1.0
 #: Where the band between the two (along the region's shorter axis) is narrower than this
 #: many pixels, the surroundings' mean colour stands in for their continued colours.
-FINEST_RIM = 2.0
+FINEST_RIM = 3.0
 #: The flat colour keeps of the surroundings only their brightness, in steps of this many
 #: grey levels, in one fixed warm grey (:data:`NEUTRAL_TINT`): their mean colour still
 #: re-identified some people (the skin, hair and clothes of one day), its coarse
