@@ -38,7 +38,8 @@ SHADING = 10.0
 #: the weights depend on the region's size alone and are computed once per size.
 FLAT_UNTIL, CONTINUED_FROM = 0.8, 1.0
 #: Where the band between the two (along the region's shorter axis) is narrower than this
-#: many pixels, the surroundings' mean colour stands in for their continued colours.
+#: many pixels (:func:`thin`: regions under 30 px), the surroundings' mean colour stands in
+#: for their continued colours, and natural lays no face shading over it: neither shows.
 FINEST_RIM = 3.0
 #: The flat colour keeps of the surroundings only their brightness, in steps of this many
 #: grey levels, in one fixed warm grey (:data:`NEUTRAL_TINT`): their mean colour still
@@ -120,6 +121,8 @@ class Natural(Method):
         """
         base, colour = surroundings(pixels, known, face.region, crop)
         base = quieted(base, neutral(colour, face.within), face.rim)
+        if thin(face.region):  # a face's shading would not show either
+            return finish(base, face.grain, face.region, face.grain_start)
         shade = placed(shading(), face.target.box, face.target.eyes, face.region, border=cv2.BORDER_CONSTANT)
         return finish(base, face.grain, face.region, face.grain_start, SHADING * shade)
 
@@ -162,7 +165,7 @@ def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bo
     """
     h, w = known.shape
     rx1, ry1, rx2, ry2 = region
-    if 0.5 * (CONTINUED_FROM - FLAT_UNTIL) * min(rx2 - rx1, ry2 - ry1) < FINEST_RIM:
+    if thin(region):
         # The continued colours would show in a rim too thin to tell them from their mean.
         mean = cv2.mean(pixels, mask=known.view(np.uint8))[:3] if known.any() else (128.0, 128.0, 128.0)
         average = np.array(mean, np.float32)
@@ -193,6 +196,13 @@ def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bo
         borderMode=cv2.BORDER_REPLICATE,
     )
     return np.asarray(base).reshape(ry2 - ry1, rx2 - rx1, 3), np.asarray(colour, np.float32)
+
+
+def thin(region: Bounds) -> bool:
+    """Whether ``region``'s band of continued colours would be under :data:`FINEST_RIM`
+    pixels wide: then their mean stands in for them."""
+    x1, y1, x2, y2 = region
+    return 0.5 * (CONTINUED_FROM - FLAT_UNTIL) * min(x2 - x1, y2 - y1) < FINEST_RIM
 
 
 def neutral(colour: np.ndarray, within: float = 0.5) -> np.ndarray:
