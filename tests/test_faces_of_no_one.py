@@ -390,3 +390,34 @@ def test_the_http_api_protects_with_the_method(method: str, tmp_path: Path) -> N
     out = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")).astype(int)
     assert np.abs(out[_box(FACE_BOX)] - textured()[_box(FACE_BOX)].astype(int)).mean() > 20
     assert np.array_equal(out[:, :20], textured()[:, :20])
+
+
+def test_a_thin_region_takes_the_mean_of_its_surroundings() -> None:
+    # A region under 30 px: its edge is the surroundings' mean colour (no continued colours
+    # in a rim of a pixel or two), its middle the flat grey, and still nothing of the face.
+    from unerkannt.anonymize.natural import thin
+
+    image = np.zeros((60, 60, 3), np.uint8)
+    image[:, :30] = (200, 40, 40)
+    image[:, 30:] = (40, 40, 200)
+    box = (24.0, 24.0, 36.0, 36.0)
+    (x1, y1, x2, y2), mask = face_region(box, 1.3, 60, 60)
+    assert thin((x1, y1, x2, y2))
+    outs = []
+    for inside in (0, 255):
+        picture = image.copy()
+        picture[24:36, 24:36] = inside
+        get_method("natural").apply(picture, box, enlarge=1.3, identity=3)
+        outs.append(picture.astype(int))
+    assert np.array_equal(outs[0], outs[1])
+    region = outs[0][y1:y2, x1:x2]
+    left, top, right, bottom = grown_region(box, 1.3)
+    radius = ellipse_radius(right - left, bottom - top)[y1 - top : y2 - top, x1 - left : x2 - left]
+    edge = mask & (radius > 0.93)
+    half = region.shape[1] // 2
+    left, right = region[:, :half][edge[:, :half]].mean(axis=0), region[:, half:][edge[:, half:]].mean(axis=0)
+    # The mean of red and blue on both sides: continued colours would be red on the left.
+    assert np.abs(left - right).max() < 12 and abs(left[0] - left[2]) < 25, (left, right)
+    middle = region[mask & (radius < 0.5)].mean(axis=0)
+    lowest, highest = (neutral(np.array((120, 40, 120), np.float32), w) for w in (0.0, 1.0))
+    assert (middle >= lowest - 6).all() and (middle <= highest + 6).all(), middle

@@ -119,10 +119,14 @@ class Natural(Method):
 
         ``pixels`` is the ``(H, W, 3) uint8`` crop, 0 where not ``known`` (``(H, W)`` bool).
         """
+        if thin(face.region):
+            # The surroundings' mean at the edge, the flat grey inside, no face shading:
+            # at this size none of them would show apart from the others.
+            average = mean_colour(pixels, known)
+            flat = neutral(average, face.within)
+            return finish(face.rim * (average - flat) + flat, face.grain, face.region, face.grain_start)
         base, colour = surroundings(pixels, known, face.region, crop)
         base = quieted(base, neutral(colour, face.within), face.rim)
-        if thin(face.region):  # a face's shading would not show either
-            return finish(base, face.grain, face.region, face.grain_start)
         shade = placed(shading(), face.target.box, face.target.eyes, face.region, border=cv2.BORDER_CONSTANT)
         return finish(base, face.grain, face.region, face.grain_start, SHADING * shade)
 
@@ -167,8 +171,7 @@ def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bo
     rx1, ry1, rx2, ry2 = region
     if thin(region):
         # The continued colours would show in a rim too thin to tell them from their mean.
-        mean = cv2.mean(pixels, mask=known.view(np.uint8))[:3] if known.any() else (128.0, 128.0, 128.0)
-        average = np.array(mean, np.float32)
+        average = mean_colour(pixels, known)
         return np.broadcast_to(average, (ry2 - ry1, rx2 - rx1, 3)).copy(), average
     scale = min(1.0, WORK_SIZE / max(rx2 - rx1, ry2 - ry1))
     # Colour sums and the known share in one array: one resize per pyramid level.
@@ -196,6 +199,13 @@ def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bo
         borderMode=cv2.BORDER_REPLICATE,
     )
     return np.asarray(base).reshape(ry2 - ry1, rx2 - rx1, 3), np.asarray(colour, np.float32)
+
+
+def mean_colour(pixels: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``(3,) float32``: the mean colour of the ``known`` pixels (grey 128 without any)."""
+    if not known.any():
+        return np.full(3, 128.0, np.float32)
+    return np.array(cv2.mean(pixels, mask=known.view(np.uint8))[:3], np.float32)
 
 
 def thin(region: Bounds) -> bool:
