@@ -220,6 +220,25 @@ def test_page_with_the_real_detector(serve, browser_page, tmp_path: Path) -> Non
     assert np.abs(pixels(saved)[inner(FACE)] - pixels(PHOTO)[inner(FACE)]).mean() > 30
 
 
+def test_a_photo_chosen_while_the_page_loads_its_settings_is_not_lost(serve, browser_page) -> None:  # type: ignore[no-untyped-def]
+    # The page asks the server for its methods and limits when it opens; a file chosen
+    # before the answer came was dropped (the handlers were attached after it), which made
+    # a fast user, or a busy server, lose the photo.
+    page = browser_page
+    held = []
+    page.route("**/v1/config", lambda route: held.append(route))
+    page.goto(serve(FakeDetector([FACE])) + "/")
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(25)
+    assert held, "the page did not ask for its settings"
+    page.set_input_files("#files", str(PHOTO))
+    page.wait_for_timeout(200)
+    held[0].continue_()
+    page.wait_for_selector(".item .download[aria-disabled='false']", timeout=20_000)
+
+
 def test_page_is_usable_with_the_keyboard(serve, browser_page) -> None:  # type: ignore[no-untyped-def]
     page = browser_page
     page.goto(serve(FakeDetector([FACE])) + "/")

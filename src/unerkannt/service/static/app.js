@@ -104,7 +104,7 @@ const TEXT = {
 
 const SVG = "http://www.w3.org/2000/svg";
 const EXT = { jpeg: ".jpg", png: ".png", webp: ".webp", tiff: ".tif", bmp: ".bmp", gif: ".gif", heif: ".heic", avif: ".avif" };
-const state = { lang: "en", items: [], session: 900, weak: new Set(["pixelate", "blur"]), timer: 0, sharing: null, rights: null };
+const state = { lang: "en", items: [], ready: Promise.resolve(), session: 900, weak: new Set(["pixelate", "blur"]), timer: 0, sharing: null, rights: null };
 const $ = (id) => document.getElementById(id);
 
 function t(key, vars = {}) {
@@ -151,6 +151,7 @@ async function api(path, item, params, fields = {}) {
 
 async function addFiles(files) {
   touch();
+  await state.ready;  // the methods and limits of this server
   for (const file of files) {
     const item = { id: crypto.randomUUID(), file, name: file.name || "photo", faces: [], manual: [], width: 0, height: 0,
       frames: 1, url: "", blob: null, format: "", seq: 0, busy: true, stateText: t("working"), warnings: [], error: "" };
@@ -555,9 +556,7 @@ function showMethods(names) {
   select.value = names.includes(chosen) ? chosen : names[0];
 }
 
-async function init() {
-  applyLanguage((navigator.language || "en").slice(0, 2).toLowerCase());
-  $("r-lang").value = state.lang;
+async function loadSettings() {
   try {
     const config = await (await fetch("/v1/config", { credentials: "same-origin" })).json();
     state.session = config.session_seconds;
@@ -569,6 +568,14 @@ async function init() {
     state.rights = await (await fetch("/v1/rights", { credentials: "same-origin" })).json();
     fillRights();
   } catch (e) { /* the form works with another company */ }
+}
+
+async function init() {
+  applyLanguage((navigator.language || "en").slice(0, 2).toLowerCase());
+  $("r-lang").value = state.lang;
+  // The handlers before anything is awaited: a file chosen while the settings load is not
+  // lost (addFiles waits for them), as it was when they came after the two requests.
+  state.ready = loadSettings();
   $("r-kind").addEventListener("change", showRightsFields);
   $("r-to").addEventListener("change", showRightsFields);
   $("r-authority").addEventListener("change", showRightsFields);
@@ -589,6 +596,7 @@ async function init() {
   $("clear").addEventListener("click", clearAll);
   document.addEventListener("keydown", touch);
   document.addEventListener("pointerdown", touch);
+  await state.ready;
   showAll();
 }
 
