@@ -105,6 +105,27 @@ class SizedMarkers(Detector):
         return faces
 
 
+def _box_clip(
+    path: Path, width: int, height: int, frames: int, box: tuple[int, int, int, int], *, first: int = 0
+) -> Path:
+    """A 25 fps clip of :func:`background` with a red box (a marker face) from frame ``first`` on."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.options = {"crf": "10", "preset": "ultrafast"}
+        for i in range(frames):
+            image = background(width, height)
+            if i >= first:
+                image[box[1] : box[3], box[0] : box[2]] = (255, 0, 0)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 25)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
 def test_a_face_too_small_for_the_whole_frame_pass_is_found_by_the_sweep_and_masked_throughout(
     tmp_path: Path,
 ) -> None:
@@ -115,20 +136,7 @@ def test_a_face_too_small_for_the_whole_frame_pass_is_found_by_the_sweep_and_mas
     assert [t for t in plan.tiles if t[0] <= box[0] and t[1] <= box[1] and t[2] >= box[2] and t[3] >= box[3]] == [
         plan.tiles[-1]
     ]
-    clip = tmp_path / "hd.mp4"
-    with av.open(str(clip), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.options = {"crf": "10", "preset": "ultrafast"}
-        for i in range(frames):
-            image = background(width, height)
-            image[box[1] : box[3], box[0] : box[2]] = (255, 0, 0)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 25)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+    clip = _box_clip(tmp_path / "hd.mp4", width, height, frames, box)
     detector = SizedMarkers(threshold=0.5, scales=(1.0,))
     result = protect_video(clip, tmp_path / "out.mp4", options=ProtectOptions(verify=False), detector=detector)
     assert result.video is not None and result.video["sweep_tiles"] == len(plan.tiles) > 1
@@ -162,21 +170,7 @@ def test_a_large_face_found_late_is_masked_back_only_a_few_frames(tmp_path: Path
     plan = _plan(width, height, profile="fast")
     assert plan.sweep_period == 12 and plan.backfill_near < 12
     box = (800, 400, 1000, 600)
-    clip = tmp_path / "late.mp4"
-    with av.open(str(clip), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.options = {"crf": "10", "preset": "ultrafast"}
-        for i in range(frames):
-            image = background(width, height)
-            if i >= first:
-                image[box[1] : box[3], box[0] : box[2]] = (255, 0, 0)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, 25)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+    clip = _box_clip(tmp_path / "late.mp4", width, height, frames, box, first=first)
     detector = SizedMarkers(threshold=0.5, scales=(1.0,))
     options = ProtectOptions(verify=False, profile="fast")
     protect_video(clip, tmp_path / "out.mp4", options=options, detector=detector)
