@@ -201,6 +201,15 @@ def test_a_face_that_moves_a_pixel_changes_a_little(method: str) -> None:
     assert moved < 6 and changed > 5 * moved, (moved, changed)
 
 
+def test_the_flat_grey_follows_the_surroundings_without_a_jump() -> None:
+    # Video: a face passing a background a little lighter or darker, frame by frame, must
+    # not switch from one grey to another (a flicker), whatever its draw.
+    levels = np.arange(0.0, 255.5, 0.5)
+    for within in (0.0, 0.37, 1.0):
+        greys = np.array([neutral(np.full(3, level, np.float32), within) for level in levels])
+        assert np.abs(np.diff(greys, axis=0)).max() < 1.5, within
+
+
 def _grain_of(out: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
     """The fine texture over the middle of a face: the output less its blur, in grey."""
     grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -245,8 +254,9 @@ def test_identity_chooses_which_face_of_no_one_is_drawn() -> None:
         get_method("synthetic").apply(out, ASTRONAUT, enlarge=1.3, identity=identity)
         outs[identity] = out.astype(int)
     face = _box(ASTRONAUT)
-    # Compared without the grain (whose start each identity also chooses).
+    # Compared without the grain and the grey's brightness (which each identity also chooses).
     soft = {i: cv2.GaussianBlur(out.astype(np.float32), (0, 0), 3)[face] for i, out in outs.items()}
+    soft = {i: pixels - pixels.mean(axis=(0, 1)) for i, pixels in soft.items()}
     assert np.abs(soft[0] - soft[1]).mean() > 4, "another identity must draw another face"
     assert np.abs(soft[0] - soft[len(model_faces())]).mean() < 1, "identities repeat over the model's faces"
     again = image.copy()

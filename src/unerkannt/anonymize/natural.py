@@ -41,12 +41,15 @@ FLAT_UNTIL, CONTINUED_FROM = 0.8, 1.0
 #: many pixels (:func:`thin`: regions under 30 px), the surroundings' mean colour stands in
 #: for their continued colours, and natural lays no face shading over it: neither shows.
 FINEST_RIM = 3.0
-#: The flat colour keeps of the surroundings only their brightness, in steps of this many
-#: grey levels, in one fixed warm grey (:data:`NEUTRAL_TINT`): their mean colour still
-#: re-identified some people (the skin, hair and clothes of one day), its coarse
-#: brightness alone far fewer (bench/RESULTS.md). Where in its step a face's grey lies
-#: is drawn at random (:func:`seed`), so two photos of one scene do not share it.
-BRIGHTNESS_STEP = 48.0
+#: The flat colour keeps of the surroundings only their brightness, in one fixed warm grey
+#: (:data:`NEUTRAL_TINT`): their mean colour still re-identified some people (the skin,
+#: hair and clothes of one day), their brightness alone far fewer (bench/RESULTS.md). The
+#: grey lies up to half this many levels above or below that brightness, where drawn at
+#: random (:func:`seed`), so two photos of one scene do not share it. It follows the
+#: brightness without steps: a face passing a lighter or darker background changes
+#: gradually (steps of 48 levels, as the grey once took, switched a video's face from one
+#: grey to the next when its surroundings crossed a step).
+GREY_SPREAD = 64.0
 NEUTRAL_TINT = (1.04, 1.0, 0.94)
 #: Side of the grain pattern, which repeats over the image at fixed pixel positions.
 _GRAIN_TILE = 256
@@ -143,7 +146,7 @@ class FaceRegion(NamedTuple):
     grain: float
     #: The face's random choices (:func:`seed`); what follows is drawn from it.
     seed: int
-    #: Where in its step of :data:`BRIGHTNESS_STEP` the flat grey lies, 0..1 (:func:`neutral`).
+    #: Where the flat grey lies around the surroundings' brightness, 0..1 of :data:`GREY_SPREAD` (:func:`neutral`).
     within: float
     #: Where the grain's pattern starts (:func:`finish`).
     grain_start: tuple[int, int]
@@ -216,11 +219,13 @@ def thin(region: Bounds) -> bool:
 
 
 def neutral(colour: np.ndarray, within: float = 0.5) -> np.ndarray:
-    """The flat colour over a face: the brightness of ``colour`` (RGB, 0..255) in steps of
-    :data:`BRIGHTNESS_STEP`, at ``within`` (0..1) of its step, in :data:`NEUTRAL_TINT`."""
+    """The flat colour over a face: the brightness of ``colour`` (RGB, 0..255), moved by
+    ``within`` (0..1) of :data:`GREY_SPREAD` (0.5: not at all), in :data:`NEUTRAL_TINT`.
+
+    Continuous in ``colour``: surroundings that change a little change it a little.
+    """
     grey = float(np.asarray(colour, np.float32) @ LUMA)
-    step = min(np.floor(grey / BRIGHTNESS_STEP), np.ceil(255 / BRIGHTNESS_STEP) - 1)
-    level = (step + within) * BRIGHTNESS_STEP
+    level = grey + (within - 0.5) * GREY_SPREAD
     return np.clip(level * np.array(NEUTRAL_TINT, np.float32), 0, 255).astype(np.float32)
 
 
@@ -276,7 +281,7 @@ def _push_pull(stack: np.ndarray) -> np.ndarray:
 
 def seed(target: Target, pixels: np.ndarray) -> int:
     """What a face's random choices are drawn from (:func:`_draws`: the grain's start and
-    strength, the flat grey's brightness within its step; synthetic's face of no one).
+    strength, where the flat grey lies around the surroundings' brightness; synthetic's face of no one).
 
     With an ``identity`` (a video's track) it is that identity, so the choices hold over a
     track. Otherwise it is a hash of the face's surroundings, ``pixels`` (the crop around
@@ -292,7 +297,7 @@ def seed(target: Target, pixels: np.ndarray) -> int:
 
 def _draws(seed: int) -> tuple[int, int, float, float]:
     """What a face's ``seed`` chooses: where the grain's pattern starts (two offsets in
-    pixels) and two numbers in 0..1 (the flat grey's place in its step, the grain's share)."""
+    pixels) and two numbers in 0..1 (the flat grey's place around the surroundings' brightness, the grain's share)."""
     digest = hashlib.blake2b(seed.to_bytes(16, "little", signed=True), digest_size=8).digest()
     dx, dy, a, b = (int.from_bytes(digest[i : i + 2], "little") for i in range(0, 8, 2))
     return dx, dy, a / 65536, b / 65536
