@@ -10,6 +10,11 @@ knows where the face was: the probe is embedded at the clean photo's landmarks.
 * ``clean``: no protection (baseline); chance is 1 / gallery size.
 * ``naive`` attacker: clean gallery. ``adaptive`` attacker: the gallery photos are
   protected with the same method before matching.
+* ``--draws N``: natural and synthetic choose at random for each face (the grain, the grey,
+  the face drawn), and a count of one or two people at rank 1 moves with those choices.
+  With N > 1 they are protected N times with independent choices (after the first, each
+  face gets an identity, as a video's track does), and the table gives the mean of the
+  draws and each draw's count.
 * Consent: true- and false-accept rates of unerkannt's consent rule (``unerkannt.consent``:
   both recognizers, plus the face-quality gate) on ``pairs.txt``. The rule is calibrated on
   other people by ``bench/calibrate_consent.py``, which also tests it.
@@ -35,6 +40,7 @@ import platform
 import random
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from multiprocessing import get_context
 from pathlib import Path
@@ -117,13 +123,30 @@ def _central(faces: list[Any], width: int, height: int) -> Any:
 _OWN = ("fill", "natural", "synthetic", "blur")
 
 
-def _protect(image: np.ndarray, faces: list[Any], method: str, enlarge: float) -> np.ndarray:
+#: Methods whose random choices (``natural.seed``) can be drawn again: ``--draws``.
+_RANDOM = ("natural", "synthetic")
+
+
+def _variant(method: str, draw: int) -> str:
+    """The name a method's ``draw`` (0: the method's own) is kept under."""
+    return method if draw == 0 else f"{method}~{draw}"
+
+
+def _protect(image: np.ndarray, faces: list[Any], method: str, enlarge: float, draw: str = "") -> np.ndarray:
+    """``image`` with every face protected by ``method``.
+
+    A non-empty ``draw`` (one per photo and draw) gives each face its own ``identity``, as a
+    video's track does: another, independent set of the method's random choices.
+    """
     from unerkannt.anonymize import get_method
     from unerkannt.anonymize.base import Target, ellipse_mask, enlarge_box
 
     out = image.copy()
     if method in _OWN:
-        get_method(method).apply_all(out, [Target.of(f) for f in faces], enlarge=enlarge)
+        targets = [
+            Target.of(f, identity=zlib.crc32(f"{draw}:{i}".encode()) if draw else None) for i, f in enumerate(faces)
+        ]
+        get_method(method).apply_all(out, targets, enlarge=enlarge)
         return out
     height, width = image.shape[:2]
     for f in faces:
@@ -172,9 +195,14 @@ def _embed_file(job: tuple[str, tuple[str, ...]]) -> tuple[str, dict[str, Any] |
     if face is None:
         return path, None
     out: dict[str, Any] = {"face": _face_record(face), "variants": {}}
-    for method in methods:
-        pixels = image if method == "clean" else _protect(image, faces, method, _STATE["options"].enlarge)
-        out["variants"][method] = {r.name: r.embed(pixels, face) for r in _STATE["recognizers"]}
+    for variant in methods:
+        method, _, draw = variant.partition("~")
+        pixels = (
+            image
+            if method == "clean"
+            else _protect(image, faces, method, _STATE["options"].enlarge, f"{Path(path).name}:{draw}" if draw else "")
+        )
+        out["variants"][variant] = {r.name: r.embed(pixels, face) for r in _STATE["recognizers"]}
     return path, out
 
 
@@ -292,10 +320,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--markdown-out", type=Path)
     ap.add_argument("--cache", type=Path, help="reuse (or save) the templates of a run with the same sample")
+    ap.add_argument(
+        "--draws",
+        type=int,
+        default=1,
+        help="protect with natural and synthetic this many times, with independent random choices, "
+        "and report the mean of the draws (a count of a few people moves with the draw)",
+    )
     args = ap.parse_args(argv)
     methods = tuple(m.strip() for m in args.methods.split(","))
     if "clean" not in methods:
         methods = ("clean", *methods)
+    draws = {m: max(1, args.draws) if m in _RANDOM else 1 for m in methods}
+    variants = tuple(_variant(m, d) for m in methods for d in range(draws[m]))
     start = time.time()
     rng = random.Random(args.seed)
     people = _people(args.kit)
@@ -311,14 +348,14 @@ def main(argv: list[str] | None = None) -> int:
 
     jobs: dict[str, tuple[str, ...]] = {}
     for name in probes:
-        jobs[str(people[name][0])] = methods  # the probe
-        jobs[str(people[name][1])] = methods  # its mate in the gallery (adaptive: protected too)
+        jobs[str(people[name][0])] = variants  # the probe
+        jobs[str(people[name][1])] = variants  # its mate in the gallery (adaptive: protected too)
     for name in distractors:
-        jobs[str(people[name][0])] = methods
+        jobs[str(people[name][0])] = variants
     for a, b, _ in pairs:
         jobs.setdefault(str(a), ("clean",))
         jobs.setdefault(str(b), ("clean",))
-    print(f"{len(jobs)} photos, {len(methods)} variants at most each, {args.workers} workers", file=sys.stderr)
+    print(f"{len(jobs)} photos, {len(variants)} variants at most each, {args.workers} workers", file=sys.stderr)
     results: dict[str, Any] = {}
     if args.cache and args.cache.is_file():
         with open(args.cache, "rb") as cached:
@@ -378,32 +415,38 @@ def main(argv: list[str] | None = None) -> int:
     )
     lines.append(header)
     lines.append("|---|---|" + "---:|---:|---:|" * len(recs))
+    n = len(probe_ok)
     for method in methods:
         for attacker in ("naive", "adaptive") if method != "clean" else ("-",):
             cells = []
             for r in recs:
-                gal_variant = method if attacker == "adaptive" else "clean"
-                q = np.stack([results[str(people[n][0])]["variants"][method][r.name] for n in probe_ok])
-                g = np.stack([results[f]["variants"][gal_variant][r.name] for f in gallery_files])
-                sim = r.closer(r.similarity_matrix(q, g))
-                truth = sim[np.arange(len(probe_ok)), np.arange(len(probe_ok))]
-                # ties count against the true person: rank 1 means strictly closest
-                others = sim.copy()
-                others[np.arange(len(probe_ok)), np.arange(len(probe_ok))] = -np.inf
-                rank1 = float((truth > others.max(axis=1)).mean())
-                raw = r.similarity_matrix(q, g)[np.arange(len(probe_ok)), np.arange(len(probe_ok))]
-                verif = float(np.mean([r.matches(float(s)) for s in raw]))
-                # against a protected gallery every two filled faces look alike, so a
-                # match with the mate says nothing about identity: rank-1 is the measure
-                hits = int((truth > others.max(axis=1)).sum())
-                # how many probes find their mate among the first 10 (ties against): a few
-                # rank-1 hits move by chance, this shows the trend (chance: 10 / gallery)
-                first10 = int(((others >= truth[:, None]).sum(axis=1) < 10).sum())
-                cells += [
-                    f"{_pct(rank1)} ({hits}/{len(probe_ok)})",
-                    f"{first10}",
-                    _pct(verif) if attacker != "adaptive" else "-",
-                ]
+                hits, first10, verif = [], [], []
+                for draw in range(draws[method]):
+                    variant = _variant(method, draw)
+                    gal_variant = variant if attacker == "adaptive" else "clean"
+                    q = np.stack([results[str(people[p][0])]["variants"][variant][r.name] for p in probe_ok])
+                    g = np.stack([results[f]["variants"][gal_variant][r.name] for f in gallery_files])
+                    raw = r.similarity_matrix(q, g)
+                    sim = r.closer(raw)
+                    truth = sim[np.arange(n), np.arange(n)]
+                    # ties count against the true person: rank 1 means strictly closest
+                    others = sim.copy()
+                    others[np.arange(n), np.arange(n)] = -np.inf
+                    # against a protected gallery every two filled faces look alike, so a
+                    # match with the mate says nothing about identity: rank-1 is the measure
+                    hits.append(int((truth > others.max(axis=1)).sum()))
+                    # how many probes find their mate among the first 10 (ties against): a few
+                    # rank-1 hits move by chance, this shows the trend (chance: 10 / gallery)
+                    first10.append(int(((others >= truth[:, None]).sum(axis=1) < 10).sum()))
+                    verif.append(float(np.mean([r.matches(float(x)) for x in raw[np.arange(n), np.arange(n)]])))
+                if len(hits) == 1:
+                    rank1_cell, first10_cell = f"{_pct(hits[0] / n)} ({hits[0]}/{n})", f"{first10[0]}"
+                else:
+                    # the mean over the draws, and each draw's count
+                    listed = ", ".join(str(h) for h in hits)
+                    rank1_cell = f"{_pct(np.mean(hits) / n)} ({np.mean(hits):.1f}/{n}; draws {listed})"
+                    first10_cell = f"{np.mean(first10):.1f} ({', '.join(str(h) for h in first10)})"
+                cells += [rank1_cell, first10_cell, _pct(float(np.mean(verif))) if attacker != "adaptive" else "-"]
             lines.append(f"| {METHODS[method]} | {attacker} | " + " | ".join(cells) + " |")
     lines.append("")
     # Consent rule on pairs.txt
