@@ -41,5 +41,7 @@ def test_the_page_offers_the_server_s_methods_and_uses_the_chosen_one(serve, bro
     info.value.save_as(saved)
     before, after = pixels(PHOTO), pixels(saved)
     assert np.abs(after[inner(FACE)] - before[inner(FACE)]).mean() > 30, "the face was not replaced"
-    # natural rebuilds from the surroundings: no flat fill colour
-    assert len(np.unique(after[inner(FACE)].reshape(-1, 3), axis=0)) > 100
+    # natural rebuilds from the surroundings: no flat fill colour (fill's disc has one
+    # colour), but grain and the faint shading of a face
+    face = after[inner(FACE)]
+    assert len(np.unique(face.reshape(-1, 3), axis=0)) > 30 and face.mean(axis=2).std() > 2
