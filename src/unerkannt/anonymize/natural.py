@@ -51,6 +51,9 @@ FINEST_RIM = 3.0
 #: grey to the next when its surroundings crossed a step).
 GREY_SPREAD = 64.0
 NEUTRAL_TINT = (1.04, 1.0, 0.94)
+#: One region covering at least this share of another (the smaller) is the same face
+#: found twice: the two look as one (:func:`_leaders`).
+SAME_FACE = 0.5
 #: Side of the grain pattern, which repeats over the image at fixed pixel positions.
 _GRAIN_TILE = 256
 
@@ -103,17 +106,33 @@ class Natural(Method):
         area = (min(c[0] for c in crops), min(c[1] for c in crops), max(c[2] for c in crops), max(c[3] for c in crops))
         hidden = _hidden(area, regions)
         strength = texture_strength(image, hidden, area)
-        for target, (bounds, mask), crop in zip(targets, regions, crops, strict=True):
+        seen = []
+        for target, crop in zip(targets, crops, strict=True):
             x1, y1, x2, y2 = crop
             known = ~hidden[y1 - area[1] : y2 - area[1], x1 - area[0] : x2 - area[0]]
             # From here on nothing inside any region exists: its pixels are zeros.
             region_pixels = image[y1:y2, x1:x2]
             pixels = cv2.bitwise_and(region_pixels, region_pixels, mask=known.view(np.uint8))
-            rx1, ry1, rx2, ry2 = bounds
-            chosen = seed(target, pixels)
+            seen.append((pixels, known, seed(target, pixels)))
+        leaders = _leaders(targets, regions)
+        looks = {}  # each group's flat colour and grain, from its leader's surroundings and draws
+        for leader in set(leaders):
+            pixels, known, chosen = seen[leader]
             dx, dy, within, spread = _draws(chosen)
-            grain = strength * (1.0 + GRAIN_SPREAD * (2.0 * spread - 1.0))
-            face = FaceRegion(target, bounds, _rim(target.box, enlarge, bounds), grain, chosen, within, (dx, dy))
+            flat = neutral(mean_colour(pixels, known), within)
+            looks[leader] = (flat, strength * (1.0 + GRAIN_SPREAD * (2.0 * spread - 1.0)), (dx, dy))
+        grouped = {leader for i, leader in enumerate(leaders) if leader != i}
+        # Where regions overlap the oldest track's (in a photo the largest) lies on top, in
+        # every frame: which one shows does not change with the order of the detections.
+        for i in sorted(range(len(targets)), key=lambda k: _seniority(targets, regions, k), reverse=True):
+            target, (bounds, mask), crop = targets[i], regions[i], crops[i]
+            pixels, known, chosen = seen[i]
+            flat, grain, start = looks[leaders[i]]
+            rim = _rim(target.box, enlarge, bounds)
+            if leaders[i] in grouped:
+                rim = _held_back(rim, hidden, area, bounds)
+            face = FaceRegion(target, bounds, rim, grain, chosen, flat, start)
+            rx1, ry1, rx2, ry2 = bounds
             np.copyto(image[ry1:ry2, rx1:rx2], self._rebuild(pixels, known, crop, face), where=mask[:, :, None])
         return [bounds for bounds, _ in regions]
 
@@ -126,10 +145,8 @@ class Natural(Method):
             # The surroundings' mean at the edge, the flat grey inside, no face shading:
             # at this size none of them would show apart from the others.
             average = mean_colour(pixels, known)
-            flat = neutral(average, face.within)
-            return finish(face.rim * (average - flat) + flat, face.grain, face.region, face.grain_start)
-        base, colour = surroundings(pixels, known, face.region, crop)
-        base = quieted(base, neutral(colour, face.within), face.rim)
+            return finish(face.rim * (average - face.flat) + face.flat, face.grain, face.region, face.grain_start)
+        base = quieted(surroundings(pixels, known, face.region, crop), face.flat, face.rim)
         shade = placed(shading(), face.target.box, face.target.eyes, face.region, border=cv2.BORDER_CONSTANT)
         return finish(base, face.grain, face.region, face.grain_start, SHADING * shade)
 
@@ -142,18 +159,18 @@ class FaceRegion(NamedTuple):
     region: Bounds
     #: ``(h, w, 1)`` float32: how much of the surroundings' colours each pixel keeps (:func:`_rim`).
     rim: np.ndarray
-    #: The grain's strength (:func:`texture_strength`, this face's share of :data:`GRAIN_SPREAD` in).
+    #: The grain's strength (:func:`texture_strength`, its group's share of :data:`GRAIN_SPREAD` in).
     grain: float
-    #: The face's random choices (:func:`seed`); what follows is drawn from it.
+    #: The face's own random choices (:func:`seed`): synthetic's face of no one.
     seed: int
-    #: Where the flat grey lies around the surroundings' brightness, 0..1 of :data:`GREY_SPREAD` (:func:`neutral`).
-    within: float
-    #: Where the grain's pattern starts (:func:`finish`).
+    #: ``(3,) float32``: the flat colour (:func:`neutral`), of its group (:func:`_leaders`).
+    flat: np.ndarray
+    #: Where the grain's pattern starts (:func:`finish`), the same over a group.
     grain_start: tuple[int, int]
 
 
-def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bounds) -> tuple[np.ndarray, np.ndarray]:
-    """The region filled smoothly from the known pixels around it, and their mean colour.
+def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bounds) -> np.ndarray:
+    """The region filled smoothly from the known pixels around it.
 
     Parameters
     ----------
@@ -167,15 +184,12 @@ def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bo
     -------
     (h, w, 3) float32
         Colours in 0..255 for the region's bounds.
-    (3,) float32
-        The mean colour of the known pixels (grey 128 without any).
     """
     h, w = known.shape
     rx1, ry1, rx2, ry2 = region
     if thin(region):
         # The continued colours would show in a rim too thin to tell them from their mean.
-        average = mean_colour(pixels, known)
-        return np.broadcast_to(average, (ry2 - ry1, rx2 - rx1, 3)).copy(), average
+        return np.broadcast_to(mean_colour(pixels, known), (ry2 - ry1, rx2 - rx1, 3)).copy()
     scale = min(1.0, WORK_SIZE / max(rx2 - rx1, ry2 - ry1))
     # Colour sums and the known share in one array: one resize per pyramid level.
     stack = np.empty((h, w, 4), np.float32)
@@ -185,8 +199,6 @@ def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bo
         stack = np.asarray(cv2.resize(stack, size, interpolation=cv2.INTER_AREA), np.float32).reshape(
             size[1], size[0], 4
         )
-    sums = cv2.sumElems(stack)
-    colour = np.array(sums[:3]) / sums[3] if sums[3] > 0 else np.full(3, 128.0)
     filled = _push_pull(stack)
     sigma = max(0.5, SOFTNESS * (ry2 - ry1) * stack.shape[0] / h)
     filled = cv2.GaussianBlur(filled, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
@@ -201,7 +213,7 @@ def surroundings(pixels: np.ndarray, known: np.ndarray, region: Bounds, crop: Bo
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    return np.asarray(base).reshape(ry2 - ry1, rx2 - rx1, 3), np.asarray(colour, np.float32)
+    return np.asarray(base).reshape(ry2 - ry1, rx2 - rx1, 3)
 
 
 def mean_colour(pixels: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -410,6 +422,67 @@ def _with_ring(bounds: Bounds, width: int, height: int) -> Bounds:
     x1, y1, x2, y2 = bounds
     ring = max(2, round(RING * max(x2 - x1, y2 - y1)))
     return max(0, x1 - ring), max(0, y1 - ring), min(width, x2 + ring), min(height, y2 + ring)
+
+
+def _leaders(targets: Sequence[Target], regions: Sequence[tuple[Bounds, np.ndarray]]) -> list[int]:
+    """For each region, the index of the region whose flat colour and grain it takes.
+
+    Regions of which one covers at least :data:`SAME_FACE` of the other (one face found
+    twice: a second, short-lived detection over a face in a video) form a group and look
+    as one; with a look each, the face switched between two greys from frame to frame as
+    the second came and went. A group takes the look of its oldest track (the lowest
+    ``identity``: a newer track joining does not change it), in a photo of its largest
+    region. Heads that merely overlap keep a look each.
+    """
+    parent = list(range(len(regions)))
+    sizes = [int(np.count_nonzero(mask)) for _, mask in regions]
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    order = sorted(range(len(regions)), key=lambda i: regions[i][0][0])
+    for a, i in enumerate(order):
+        (x1, y1, x2, y2), mask = regions[i]
+        for j in order[a + 1 :]:
+            (u1, v1, u2, v2), other = regions[j]
+            if u1 >= x2:
+                break  # sorted by left edge: no later region reaches back
+            left, top, right, bottom = max(x1, u1), max(y1, v1), min(x2, u2), min(y2, v2)
+            if right <= left or bottom <= top:
+                continue
+            ours = mask[top - y1 : bottom - y1, left - x1 : right - x1]
+            theirs = other[top - v1 : bottom - v1, left - u1 : right - u1]
+            if np.count_nonzero(ours & theirs) >= SAME_FACE * min(sizes[i], sizes[j]):
+                parent[root(j)] = root(i)
+    best: dict[int, int] = {}
+    for i in range(len(regions)):
+        group = root(i)
+        if group not in best or _seniority(targets, regions, i) < _seniority(targets, regions, best[group]):
+            best[group] = i
+    return [best[root(i)] for i in range(len(regions))]
+
+
+def _seniority(
+    targets: Sequence[Target], regions: Sequence[tuple[Bounds, np.ndarray]], i: int
+) -> tuple[bool, int, int, int]:
+    """Sorts the oldest track first (the lowest ``identity``), then the largest region."""
+    (x1, y1, x2, y2), _ = regions[i]
+    identity = targets[i].identity
+    return (identity is None, identity or 0, -(x2 - x1) * (y2 - y1), i)
+
+
+def _held_back(rim: np.ndarray, hidden: np.ndarray, area: Bounds, region: Bounds) -> np.ndarray:
+    """``rim`` (a region's ``(h, w, 1)`` weights of the continued colours) held back where
+    the region meets another region rather than its surroundings: there the two regions'
+    flat colour runs on, so that a group reads as one shape."""
+    x1, y1, x2, y2 = region
+    outside = (~hidden[y1 - area[1] : y2 - area[1], x1 - area[0] : x2 - area[0]]).astype(np.float32)
+    sigma = max(1.0, 0.1 * min(x2 - x1, y2 - y1))
+    near = cv2.GaussianBlur(outside, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    return np.asarray(rim * np.clip(2.5 * near, 0.0, 1.0)[:, :, None], np.float32)
 
 
 def _hidden(area: Bounds, regions: Sequence[tuple[Bounds, np.ndarray]]) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 
 from .base import Bounds
 from .faces_of_no_one import LUMA, face_alpha, model_faces, placed
-from .natural import FaceRegion, Natural, finish, neutral, quieted, surroundings
+from .natural import FaceRegion, Natural, finish, quieted, surroundings
 
 #: A face is drawn for detections scoring at least this (when the score is given); the
 #: region of a less likely face is only rebuilt, as ``natural`` does.
@@ -46,9 +46,9 @@ class Synthetic(Natural):
         target = face.target
         if target.score is not None and target.score < DRAW_SCORE:
             return super()._rebuild(pixels, known, crop, face)
-        base, colour = surroundings(pixels, known, face.region, crop)
-        colour = neutral(colour, face.within)  # the drawn face, too, takes only the surroundings' coarse brightness
-        base = quieted(base, colour, face.rim)
+        # the drawn face, too, takes only the surroundings' brightness: the flat colour's
+        colour = face.flat
+        base = quieted(surroundings(pixels, known, face.region, crop), colour, face.rim)
         faces = model_faces()
         drawn = placed(
             _matched(faces[face.seed % len(faces)], colour),
