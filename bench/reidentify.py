@@ -497,7 +497,6 @@ def main(argv: list[str] | None = None) -> int:
         q = np.stack([results[str(people[n][0])]["variants"]["clean"][r.name] for n in probe_ok])
         g = np.stack([results[f]["variants"]["clean"][r.name] for f in gallery_files])
         s = r.similarity_matrix(q, g)
-        n = len(probe_ok)
         genuine = s[np.arange(n), np.arange(n)]
         mask = np.ones_like(s, dtype=bool)
         mask[np.arange(n), np.arange(n)] = False
@@ -512,7 +511,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     # Both recognizers' joint impostor rate on the same gallery (the calibration of the
     # consent rule is bench/calibrate_consent.py, on people named in no pair of pairs.txt)
-    n = len(probe_ok)
     joint = {}
     for r in recs:
         q = np.stack([results[str(people[x][0])]["variants"]["clean"][r.name] for x in probe_ok])

@@ -113,25 +113,26 @@ class Natural(Method):
             # From here on nothing inside any region exists: its pixels are zeros.
             region_pixels = image[y1:y2, x1:x2]
             pixels = cv2.bitwise_and(region_pixels, region_pixels, mask=known.view(np.uint8))
-            seen.append((pixels, known, seed(target, pixels)))
-        leaders = _leaders(targets, regions)
+            seen.append((pixels, known, seed(target, pixels), mean_colour(pixels, known)))
+        seniority = [_seniority(target, bounds) for target, (bounds, _) in zip(targets, regions, strict=True)]
+        leaders = _leaders(regions, seniority)
         looks = {}  # each group's flat colour and grain, from its leader's surroundings and draws
         for leader in set(leaders):
-            pixels, known, chosen = seen[leader]
+            _, _, chosen, average = seen[leader]
             dx, dy, within, spread = _draws(chosen)
-            flat = neutral(mean_colour(pixels, known), within)
+            flat = neutral(average, within)
             looks[leader] = (flat, strength * (1.0 + GRAIN_SPREAD * (2.0 * spread - 1.0)), (dx, dy))
         grouped = {leader for i, leader in enumerate(leaders) if leader != i}
         # Where regions overlap the oldest track's (in a photo the largest) lies on top, in
         # every frame: which one shows does not change with the order of the detections.
-        for i in sorted(range(len(targets)), key=lambda k: _seniority(targets, regions, k), reverse=True):
+        for i in sorted(range(len(targets)), key=lambda k: (seniority[k], k), reverse=True):
             target, (bounds, mask), crop = targets[i], regions[i], crops[i]
-            pixels, known, chosen = seen[i]
+            pixels, known, chosen, average = seen[i]
             flat, grain, start = looks[leaders[i]]
             rim = _rim(target.box, enlarge, bounds)
             if leaders[i] in grouped:
                 rim = _held_back(rim, hidden, area, bounds)
-            face = FaceRegion(target, bounds, rim, grain, chosen, flat, start)
+            face = FaceRegion(target, bounds, rim, grain, chosen, flat, average, start)
             rx1, ry1, rx2, ry2 = bounds
             np.copyto(image[ry1:ry2, rx1:rx2], self._rebuild(pixels, known, crop, face), where=mask[:, :, None])
         return [bounds for bounds, _ in regions]
@@ -144,8 +145,8 @@ class Natural(Method):
         if thin(face.region):
             # The surroundings' mean at the edge, the flat grey inside, no face shading:
             # at this size none of them would show apart from the others.
-            average = mean_colour(pixels, known)
-            return finish(face.rim * (average - face.flat) + face.flat, face.grain, face.region, face.grain_start)
+            edge = face.rim * (face.average - face.flat) + face.flat
+            return finish(edge, face.grain, face.region, face.grain_start)
         base = quieted(surroundings(pixels, known, face.region, crop), face.flat, face.rim)
         shade = placed(shading(), face.target.box, face.target.eyes, face.region, border=cv2.BORDER_CONSTANT)
         return finish(base, face.grain, face.region, face.grain_start, SHADING * shade)
@@ -165,6 +166,8 @@ class FaceRegion(NamedTuple):
     seed: int
     #: ``(3,) float32``: the flat colour (:func:`neutral`), of its group (:func:`_leaders`).
     flat: np.ndarray
+    #: ``(3,) float32``: the mean colour of the region's own surroundings (:func:`mean_colour`).
+    average: np.ndarray
     #: Where the grain's pattern starts (:func:`finish`), the same over a group.
     grain_start: tuple[int, int]
 
@@ -424,7 +427,7 @@ def _with_ring(bounds: Bounds, width: int, height: int) -> Bounds:
     return max(0, x1 - ring), max(0, y1 - ring), min(width, x2 + ring), min(height, y2 + ring)
 
 
-def _leaders(targets: Sequence[Target], regions: Sequence[tuple[Bounds, np.ndarray]]) -> list[int]:
+def _leaders(regions: Sequence[tuple[Bounds, np.ndarray]], seniority: Sequence[tuple[bool, int, int]]) -> list[int]:
     """For each region, the index of the region whose flat colour and grain it takes.
 
     Regions of which one covers at least :data:`SAME_FACE` of the other (one face found
@@ -432,7 +435,8 @@ def _leaders(targets: Sequence[Target], regions: Sequence[tuple[Bounds, np.ndarr
     as one; with a look each, the face switched between two greys from frame to frame as
     the second came and went. A group takes the look of its oldest track (the lowest
     ``identity``: a newer track joining does not change it), in a photo of its largest
-    region. Heads that merely overlap keep a look each.
+    region (the least ``seniority``, :func:`_seniority`). Heads that merely overlap keep a
+    look each.
     """
     parent = list(range(len(regions)))
     sizes = [int(np.count_nonzero(mask)) for _, mask in regions]
@@ -460,18 +464,15 @@ def _leaders(targets: Sequence[Target], regions: Sequence[tuple[Bounds, np.ndarr
     best: dict[int, int] = {}
     for i in range(len(regions)):
         group = root(i)
-        if group not in best or _seniority(targets, regions, i) < _seniority(targets, regions, best[group]):
+        if group not in best or (seniority[i], i) < (seniority[best[group]], best[group]):
             best[group] = i
     return [best[root(i)] for i in range(len(regions))]
 
 
-def _seniority(
-    targets: Sequence[Target], regions: Sequence[tuple[Bounds, np.ndarray]], i: int
-) -> tuple[bool, int, int, int]:
+def _seniority(target: Target, region: Bounds) -> tuple[bool, int, int]:
     """Sorts the oldest track first (the lowest ``identity``), then the largest region."""
-    (x1, y1, x2, y2), _ = regions[i]
-    identity = targets[i].identity
-    return (identity is None, identity or 0, -(x2 - x1) * (y2 - y1), i)
+    x1, y1, x2, y2 = region
+    return (target.identity is None, target.identity or 0, -(x2 - x1) * (y2 - y1))
 
 
 def _held_back(rim: np.ndarray, hidden: np.ndarray, area: Bounds, region: Bounds) -> np.ndarray:
