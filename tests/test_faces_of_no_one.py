@@ -18,6 +18,7 @@ from conftest import BENCH, FACE_BOX, ROOT, textured
 from unerkannt import AnonymizationError, ProtectOptions
 from unerkannt.anonymize import get_method
 from unerkannt.anonymize.base import Target, ellipse_radius, face_region, grown_region
+from unerkannt.anonymize.faces_of_no_one import LUMA
 from unerkannt.anonymize.natural import CONTINUED_FROM, FLAT_UNTIL, SHADING, neutral, texture_strength
 from unerkannt.detect.fake import FakeDetector
 from unerkannt.faces import Face
@@ -214,6 +215,22 @@ def test_the_flat_grey_follows_the_surroundings_without_a_jump() -> None:
             get_method("natural").apply(out, box, enlarge=1.3, identity=identity)
             greys.append(out[_box(box)].astype(float).mean())
         assert np.abs(np.diff(greys)).max() < 4, (identity, np.round(np.diff(greys), 1))
+
+
+def test_the_flat_grey_spreads_as_real_faces_do_around_their_surroundings() -> None:
+    # Two photos of one scene must rarely share a grey: it is drawn over about the range
+    # in which real faces lie from their surroundings (the middle 80 % of the kits' faces
+    # span about 125 grey levels), centred on the surroundings' brightness.
+    box = (50.0, 40.0, 110.0, 120.0)
+    background = np.clip(128 + np.random.default_rng(5).normal(0, 2.0, (160, 160, 3)), 0, 255).astype(np.uint8)
+    greys = []
+    for identity in range(40):
+        out = background.copy()
+        get_method("natural").apply(out, box, enlarge=1.3, identity=identity)
+        greys.append(float((out[_box(box)].astype(float) @ LUMA).mean()))
+    levels = np.array(greys)
+    assert levels.max() - levels.min() > 100, np.round(np.sort(levels))
+    assert abs(levels.mean() - 128) < 15 and np.abs(levels - 128).max() < 70, np.round(np.sort(levels))
 
 
 def _flat_mean(
