@@ -206,14 +206,9 @@ def test_the_flat_grey_follows_the_surroundings_without_a_jump() -> None:
     # Video: a face passing a background a little lighter or darker, frame by frame, must
     # not switch from one grey to another (a flicker), whatever its draw. Backgrounds one
     # grey level apart, across what were once the grey's steps (every 48 levels).
-    box = (50.0, 40.0, 110.0, 120.0)
     noise = np.random.default_rng(4).normal(0, 2.0, (160, 160, 3))
     for identity in (1, 2, 3):
-        greys = []
-        for level in range(88, 201, 2):
-            out = np.clip(level + noise, 0, 255).astype(np.uint8)
-            get_method("natural").apply(out, box, enlarge=1.3, identity=identity)
-            greys.append(out[_box(box)].astype(float).mean())
+        greys = [_face_over(level + noise, identity).mean() for level in range(88, 201, 2)]
         assert np.abs(np.diff(greys)).max() < 4, (identity, np.round(np.diff(greys), 1))
 
 
@@ -221,16 +216,18 @@ def test_the_flat_grey_spreads_as_real_faces_do_around_their_surroundings() -> N
     # Two photos of one scene must rarely share a grey: it is drawn over about the range
     # in which real faces lie from their surroundings (the middle 80 % of the kits' faces
     # span about 125 grey levels), centred on the surroundings' brightness.
-    box = (50.0, 40.0, 110.0, 120.0)
-    background = np.clip(128 + np.random.default_rng(5).normal(0, 2.0, (160, 160, 3)), 0, 255).astype(np.uint8)
-    greys = []
-    for identity in range(40):
-        out = background.copy()
-        get_method("natural").apply(out, box, enlarge=1.3, identity=identity)
-        greys.append(float((out[_box(box)].astype(float) @ LUMA).mean()))
-    levels = np.array(greys)
+    background = 128 + np.random.default_rng(5).normal(0, 2.0, (160, 160, 3))
+    levels = np.array([(_face_over(background, identity) @ LUMA).mean() for identity in range(40)])
     assert levels.max() - levels.min() > 100, np.round(np.sort(levels))
     assert abs(levels.mean() - 128) < 15 and np.abs(levels - 128).max() < 70, np.round(np.sort(levels))
+
+
+def _face_over(background: np.ndarray, identity: int) -> np.ndarray:
+    """The ``(h, w, 3)`` float pixels of one face's box protected with natural over ``background`` (float, clipped)."""
+    box = (50.0, 40.0, 110.0, 120.0)
+    out = np.clip(background, 0, 255).astype(np.uint8)
+    get_method("natural").apply(out, box, enlarge=1.3, identity=identity)
+    return out[_box(box)].astype(float)
 
 
 def _flat_mean(
