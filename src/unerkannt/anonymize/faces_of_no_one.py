@@ -39,7 +39,7 @@ _FADE = 0.2
 FACE_SCALE = 1.15
 #: The eye line turns the drawn face by at most this many degrees.
 MAX_ROLL = 40.0
-#: The blur of the mean face's shading (sigma in canvas pixels, about 0.1 x a face's height).
+#: The blur of a face of no one in natural's shading (sigma in canvas pixels, about 0.1 x a face's height).
 SHADING_SIGMA = 6.0
 
 
@@ -76,14 +76,16 @@ def face_alpha() -> np.ndarray:
     return alpha
 
 
-@lru_cache(maxsize=1)
-def shading() -> np.ndarray:
-    """``CANVAS`` float32: the mean face's grey levels, blurred, as deviations of unit spread, faded out.
+@lru_cache(maxsize=64)
+def shading(index: int) -> np.ndarray:
+    """``CANVAS`` float32: face of no one ``index`` (modulo their number) in grey, blurred,
+    as deviations of unit spread, faded out.
 
-    What a strongly blurred face keeps: darker eyes and hair line, a lighter forehead
-    and cheeks. It is the mean of all faces of no one: the same for every face.
+    What a strongly blurred face keeps: darker eyes, mouth and hair line, a lighter
+    forehead and cheeks; each face of no one keeps its own.
     """
-    grey = (model_faces().astype(np.float32) @ LUMA).mean(axis=0)
+    faces = model_faces()
+    grey = faces[index % len(faces)].astype(np.float32) @ LUMA
     blurred = cv2.GaussianBlur(grey, (0, 0), SHADING_SIGMA)
     inside = face_alpha() > 0.5
     shade = (blurred - blurred[inside].mean()) / max(float(blurred[inside].std()), 1e-6) * face_alpha()

@@ -26,9 +26,13 @@ SOFTNESS = 0.06
 GRAIN_MAX = 4.0
 #: A face's grain is the picture's, give or take this share, drawn at random (:func:`seed`).
 GRAIN_SPREAD = 0.4
-#: The soft shading of a face laid over the rebuilt region, in grey levels (its standard
-#: deviation): the mean face of no one, blurred (``faces_of_no_one.shading``).
-SHADING = 10.0
+#: The shading of a blurred face laid over the rebuilt region, in grey levels (its
+#: standard deviation): a face of no one, blurred (``faces_of_no_one.shading``), drawn at
+#: random for each face (:func:`seed`). A face-like pattern this strong, different for
+#: every face, is what recognizers read in the region: with the one mean face at 10
+#: levels for everyone they read the region's soft match to its surroundings instead, and
+#: matched two photos of one scene more often than chance (bench/RESULTS.md, "Faces of no one").
+SHADING = 25.0
 #: The region is one flat colour out to this share of its ellipse's radii; from there it
 #: turns into the colours continued from the surroundings, reached at the ellipse itself,
 #: so the region joins the picture without a seam. A recognizer's crop of the face sees
@@ -43,16 +47,23 @@ FLAT_UNTIL, CONTINUED_FROM = 0.8, 1.0
 FINEST_RIM = 3.0
 #: The flat colour keeps of the surroundings only their brightness, in one fixed warm grey
 #: (:data:`NEUTRAL_TINT`): their mean colour still re-identified some people (the skin,
-#: hair and clothes of one day), their brightness alone far fewer (bench/RESULTS.md). The
-#: grey lies up to half this many levels above or below that brightness, where drawn at
-#: random (:func:`seed`), so two photos of one scene do not share it. The spread is that of
-#: real faces: the middle 80 % of the faces in both benchmark kits lie from about 40 levels
-#: darker to 85 lighter than their surroundings (bench/RESULTS.md); a grey drawn as widely
-#: looks like one of them, and two photos of one scene rarely get the same (a spread of 64
-#: let recognizers match about one person more per draw). It follows the brightness
-#: without steps: a face passing a lighter or darker background changes gradually (steps
-#: of 48 levels, as the grey once took, switched a video's face from one grey to the next
-#: when its surroundings crossed a step).
+#: hair and clothes of one day), their brightness alone far fewer (bench/RESULTS.md). It
+#: follows that brightness only as far as real faces do: a face's brightness is mostly its
+#: own (skin, light, exposure). Against the ring natural reads, the benchmark kits' faces
+#: lie 0.39 times as far above or below mid-grey as their surroundings (the detection
+#: kit's crowds; 0.00 in the identity kit's press photos, exposed for the face), about
+#: :data:`GREY_MIDDLE` where the surroundings are mid-grey (bench/RESULTS.md). Two photos
+#: of one scene share their surroundings' brightness: a grey that followed it fully let
+#: recognizers match them more often. The grey follows it without steps: a face passing
+#: a lighter or darker background changes gradually (steps of 48 levels, as the grey once
+#: took, switched a video's face from one grey to the next when its surroundings crossed one).
+GREY_FOLLOWS = 0.4
+GREY_MIDDLE = 128.0
+#: Around that the grey lies up to half this many levels above or below, where drawn at
+#: random (:func:`seed`), so two photos of one scene do not share it: about as widely as
+#: real faces lie around the line above (the middle 80 % of the detection kit's within
+#: 42 levels either way), a little wider (a spread of 64 let recognizers match about one
+#: person more per draw).
 GREY_SPREAD = 128.0
 NEUTRAL_TINT = (1.04, 1.0, 0.94)
 #: One region covering at least this share of another (the smaller) is the same face
@@ -67,8 +78,9 @@ class Natural(Method):
 
     Every face region (the ellipse of :func:`~unerkannt.anonymize.base.face_region`) is
     filled by pushing the colours of the ring around it inwards, smoothed like a
-    strong blur; inside its edge (:func:`quieted`) they give way to one warm grey of
-    the ring's brightness (:func:`neutral`), with the soft shading of a face and grain
+    strong blur; inside its edge (:func:`quieted`) they give way to one warm grey that
+    follows the ring's brightness as far as real faces do (:func:`neutral`), with the
+    shading of a blurred face of no one, drawn at random for each face, and grain
     as strong as the picture's own (:func:`texture_strength`). Not one pixel from inside
     any region of the same call feeds the result: two images that differ only inside
     the regions give the same output. The output is a function of the regions'
@@ -152,7 +164,7 @@ class Natural(Method):
             edge = face.rim * (face.average - face.flat) + face.flat
             return finish(edge, face.grain, face.region, face.grain_start)
         base = quieted(surroundings(pixels, known, face.region, crop), face.flat, face.rim)
-        shade = placed(shading(), face.target.box, face.target.eyes, face.region, border=cv2.BORDER_CONSTANT)
+        shade = placed(shading(face.seed), face.target.box, face.target.eyes, face.region, border=cv2.BORDER_CONSTANT)
         return finish(base, face.grain, face.region, face.grain_start, SHADING * shade)
 
 
@@ -238,13 +250,14 @@ def thin(region: Bounds) -> bool:
 
 
 def neutral(colour: np.ndarray, within: float = 0.5) -> np.ndarray:
-    """The flat colour over a face: the brightness of ``colour`` (RGB, 0..255), moved by
-    ``within`` (0..1) of :data:`GREY_SPREAD` (0.5: not at all), in :data:`NEUTRAL_TINT`.
+    """The flat colour over a face: the brightness of ``colour`` (RGB, 0..255) drawn
+    :data:`GREY_FOLLOWS` of the way from :data:`GREY_MIDDLE`, moved by ``within`` (0..1)
+    of :data:`GREY_SPREAD` (0.5: not at all), in :data:`NEUTRAL_TINT`.
 
     Continuous in ``colour``: surroundings that change a little change it a little.
     """
     grey = float(np.asarray(colour, np.float32) @ LUMA)
-    level = grey + (within - 0.5) * GREY_SPREAD
+    level = GREY_MIDDLE + GREY_FOLLOWS * (grey - GREY_MIDDLE) + (within - 0.5) * GREY_SPREAD
     return np.clip(level * np.array(NEUTRAL_TINT, np.float32), 0, 255).astype(np.float32)
 
 
@@ -300,7 +313,8 @@ def _push_pull(stack: np.ndarray) -> np.ndarray:
 
 def seed(target: Target, pixels: np.ndarray) -> int:
     """What a face's random choices are drawn from (:func:`_draws`: the grain's start and
-    strength, where the flat grey lies around the surroundings' brightness; synthetic's face of no one).
+    strength, where the flat grey lies around the surroundings' brightness; the face of no one
+    blurred into natural's shading or drawn by synthetic).
 
     With an ``identity`` (a video's track) it is that identity, so the choices hold over a
     track. Otherwise it is a hash of the face's surroundings, ``pixels`` (the crop around

@@ -12,9 +12,10 @@ from .natural import FaceRegion, Natural, finish, quieted, surroundings
 #: A face is drawn for detections scoring at least this (when the score is given); the
 #: region of a less likely face is only rebuilt, as ``natural`` does.
 DRAW_SCORE = 0.5
-#: How much of the surroundings' brightness and of the colour it is given (natural's
-#: :func:`~unerkannt.anonymize.natural.neutral` grey: a fixed warm tint) the drawn face takes on.
-LIGHT_MATCH, COLOUR_MATCH = 0.5, 0.35
+#: How much of the colour it is given (natural's :func:`~unerkannt.anonymize.natural.neutral`
+#: grey: a fixed warm tint) the drawn face takes on. It takes that grey's brightness in full:
+#: the grey already follows the surroundings only as far as real faces do.
+COLOUR_MATCH = 0.35
 #: The brightness (grey level) of the model's faces inside the face ellipse.
 _MODEL_LEVEL = 140.0
 
@@ -26,7 +27,7 @@ class Synthetic(Natural):
     random samples of a statistical model of many faces, none of them a person's. It is
     placed by the detected box (size and position) and turned along the eye line when
     the detector gives eyes; no other point of the person's face is used. Its
-    brightness (coarsely, as natural's grey) and grain follow the pixels around the
+    brightness (natural's grey) and grain follow the pixels around the
     region, so, like
     ``natural``, the output is a function of the regions' geometry, the pixels outside
     them and ``identity`` alone.
@@ -63,10 +64,9 @@ class Synthetic(Natural):
 
 
 def _matched(face: np.ndarray, colour: np.ndarray) -> np.ndarray:
-    """``face`` (float32) lit and tinted a share of the way towards the surroundings' ``colour``."""
+    """``face`` (float32) lit as bright as ``colour`` (natural's grey) and tinted a share of the way towards it."""
     grey = float(colour @ LUMA)
-    level = (1 - LIGHT_MATCH) * _MODEL_LEVEL + LIGHT_MATCH * grey
     # A colour cast of the scene (warm light, a blue evening) tints the face, partly.
     tint = (np.maximum(colour, 1.0) / max(grey, 1.0)) ** COLOUR_MATCH
-    lit = (face.astype(np.float32) - _MODEL_LEVEL) * (level / _MODEL_LEVEL) + level
+    lit = (face.astype(np.float32) - _MODEL_LEVEL) * (grey / _MODEL_LEVEL) + grey
     return np.asarray(np.clip(lit * tint, 0, 255), dtype=np.float32)
