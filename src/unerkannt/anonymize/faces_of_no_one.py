@@ -7,7 +7,7 @@ regions it rebuilds. Both place them by the detected box and the eye line only.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import cv2
@@ -76,16 +76,20 @@ def face_alpha() -> np.ndarray:
     return alpha
 
 
-@lru_cache(maxsize=64)
+def chosen(seed: int) -> int:
+    """The index of the face of no one that a face's random ``seed`` picks (``natural.seed``)."""
+    return seed % len(model_faces())
+
+
+@cache
 def shading(index: int) -> np.ndarray:
-    """``CANVAS`` float32: face of no one ``index`` (modulo their number) in grey, blurred,
-    as deviations of unit spread, faded out.
+    """``CANVAS`` float32: face of no one ``index`` in grey, blurred, as deviations of unit
+    spread, faded out.
 
     What a strongly blurred face keeps: darker eyes, mouth and hair line, a lighter
     forehead and cheeks; each face of no one keeps its own.
     """
-    faces = model_faces()
-    grey = faces[index % len(faces)].astype(np.float32) @ LUMA
+    grey = model_faces()[index].astype(np.float32) @ LUMA
     blurred = cv2.GaussianBlur(grey, (0, 0), SHADING_SIGMA)
     inside = face_alpha() > 0.5
     shade = (blurred - blurred[inside].mean()) / max(float(blurred[inside].std()), 1e-6) * face_alpha()

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from .base import Bounds, Box, Eyes, Method, Target, ellipse_radius, face_region, grown_region
-from .faces_of_no_one import LUMA, placed, shading
+from .faces_of_no_one import LUMA, chosen, placed, shading
 
 #: The surroundings read around a region, on each side, as a share of its larger side.
 RING = 0.3
@@ -164,7 +164,8 @@ class Natural(Method):
             edge = face.rim * (face.average - face.flat) + face.flat
             return finish(edge, face.grain, face.region, face.grain_start)
         base = quieted(surroundings(pixels, known, face.region, crop), face.flat, face.rim)
-        shade = placed(shading(face.seed), face.target.box, face.target.eyes, face.region, border=cv2.BORDER_CONSTANT)
+        box, eyes = face.target.box, face.target.eyes
+        shade = placed(shading(chosen(face.seed)), box, eyes, face.region, border=cv2.BORDER_CONSTANT)
         return finish(base, face.grain, face.region, face.grain_start, SHADING * shade)
 
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from .base import Bounds
-from .faces_of_no_one import LUMA, face_alpha, model_faces, placed
+from .faces_of_no_one import LUMA, chosen, face_alpha, model_faces, placed
 from .natural import FaceRegion, Natural, finish, quieted, surroundings
 
 #: A face is drawn for detections scoring at least this (when the score is given); the
@@ -52,7 +52,7 @@ class Synthetic(Natural):
         base = quieted(surroundings(pixels, known, face.region, crop), colour, face.rim)
         faces = model_faces()
         drawn = placed(
-            _matched(faces[face.seed % len(faces)], colour),
+            _matched(faces[chosen(face.seed)], colour),
             target.box,
             target.eyes,
             face.region,
