@@ -31,14 +31,12 @@ def light(image: np.ndarray, box: tuple[float, float, float, float], enlarge: fl
     """``(ring, face)``: the mean luma of the ring natural reads around ``box``'s region, and of the box."""
     from unerkannt.anonymize.base import face_region
     from unerkannt.anonymize.faces_of_no_one import LUMA
-    from unerkannt.anonymize.natural import _with_ring, mean_colour
+    from unerkannt.anonymize.natural import _hidden, _with_ring, mean_colour
 
     height, width = image.shape[:2]
-    bounds, mask = face_region(box, enlarge, width, height)
-    x1, y1, x2, y2 = _with_ring(bounds, width, height)
-    known = np.ones((y2 - y1, x2 - x1), bool)
-    rx1, ry1, rx2, ry2 = bounds
-    known[ry1 - y1 : ry2 - y1, rx1 - x1 : rx2 - x1] &= ~mask
+    region = face_region(box, enlarge, width, height)
+    x1, y1, x2, y2 = crop = _with_ring(region[0], width, height)
+    known = ~_hidden(crop, [region])
     ring = float(mean_colour(np.ascontiguousarray(image[y1:y2, x1:x2]), known) @ LUMA)
     bx1, by1, bx2, by2 = (max(0, round(v)) for v in box)
     face = float(image[by1:by2, bx1:bx2].reshape(-1, 3).astype(np.float32).mean(axis=0) @ LUMA)

@@ -242,9 +242,11 @@ def test_each_face_gets_a_blurred_face_of_no_one_of_its_own() -> None:
     # shading: a blurred face, as strong as SHADING, and not the same for every face (one
     # pattern for everyone let recognizers read the scene around it instead).
     background = np.full((160, 160, 3), 128.0)
-    box = (50.0, 40.0, 110.0, 120.0)  # _face_over's
-    left, top, right, bottom = grown_region(box, 1.3)
-    radius = ellipse_radius(right - left, bottom - top)[40 - top : 120 - top, 50 - left : 110 - left]
+    left, top, right, bottom = grown_region(_OVER_BOX, 1.3)
+    rows, cols = _box(_OVER_BOX)
+    radius = ellipse_radius(right - left, bottom - top)[
+        rows.start - top : rows.stop - top, cols.start - left : cols.stop - left
+    ]
     flat = radius < 0.7  # inside the flat grey: the band towards the surroundings lies beyond FLAT_UNTIL
     patterns = []
     for identity in range(8):
@@ -255,12 +257,15 @@ def test_each_face_gets_a_blurred_face_of_no_one_of_its_own() -> None:
     assert np.median(alike) < 0.9, np.round(alike, 2)
 
 
+#: The face of :func:`_face_over`, in a 160 x 160 picture.
+_OVER_BOX = (50.0, 40.0, 110.0, 120.0)
+
+
 def _face_over(background: np.ndarray, identity: int) -> np.ndarray:
-    """The ``(h, w, 3)`` float pixels of one face's box protected with natural over ``background`` (float, clipped)."""
-    box = (50.0, 40.0, 110.0, 120.0)
+    """The ``(h, w, 3)`` float pixels of :data:`_OVER_BOX` protected with natural over ``background`` (clipped)."""
     out = np.clip(background, 0, 255).astype(np.uint8)
-    get_method("natural").apply(out, box, enlarge=1.3, identity=identity)
-    return out[_box(box)].astype(float)
+    get_method("natural").apply(out, _OVER_BOX, enlarge=1.3, identity=identity)
+    return out[_box(_OVER_BOX)].astype(float)
 
 
 def _flat_mean(
