@@ -332,6 +332,51 @@ def test_overlapping_heads_keep_a_look_each_and_the_oldest_lies_on_top() -> None
     assert np.abs(_flat_mean(outs[0], left, right) - _flat_mean(outs[0], right, left)).max() > 3
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_faces_found_again_inside_a_larger_region_are_not_drawn(method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A crowd's detector reports one face several times; a region wholly under a larger
+    # one (which lies on top) is not rebuilt: the picture is the same byte for byte
+    # whichever of them, and how many, are given with the larger one, in whatever order,
+    # and one region only is finished each time.
+    import unerkannt.anonymize.natural as natural
+    import unerkannt.anonymize.synthetic as synthetic
+
+    finished = []
+
+    def counted(*args: object, **kwargs: object) -> np.ndarray:
+        finished.append(1)
+        return natural_finish(*args, **kwargs)  # type: ignore[arg-type]
+
+    natural_finish = natural.finish
+    monkeypatch.setattr(natural, "finish", counted)
+    monkeypatch.setattr(synthetic, "finish", counted)
+    image = _photo()
+    inner, other = (200.0, 80.0, 250.0, 140.0), (215.0, 100.0, 245.0, 150.0)
+    for box in (inner, other):
+        assert _covers(face_region(ASTRONAUT, 1.3, 512, 512), face_region(box, 1.3, 512, 512))
+    outs = []
+    for boxes in ([ASTRONAUT, inner], [other, ASTRONAUT], [inner, ASTRONAUT, other]):
+        out = image.copy()
+        regions = get_method(method).apply_all(out, [Target(box=b, score=0.9) for b in boxes], enlarge=1.3)
+        assert len(regions) == len(boxes)
+        assert len(finished) == 1
+        finished.clear()
+        outs.append(out)
+    assert (outs[0] != image).any(axis=2).sum() > 5000
+    assert all(np.array_equal(outs[0], out) for out in outs[1:])
+
+
+def _covers(
+    outer: tuple[tuple[int, int, int, int], np.ndarray], inner: tuple[tuple[int, int, int, int], np.ndarray]
+) -> bool:
+    """Whether the ellipse of region ``outer`` holds every pixel of ``inner``'s."""
+    (x1, y1, x2, y2), mask = outer
+    (u1, v1, u2, v2), small = inner
+    if not (x1 <= u1 and y1 <= v1 and u2 <= x2 and v2 <= y2):
+        return False
+    return bool(mask[v1 - y1 : v2 - y1, u1 - x1 : u2 - x1][small].all())
+
+
 def _grain_of(out: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
     """The fine texture over the middle of a face: the output less its blur, in grey."""
     grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32)

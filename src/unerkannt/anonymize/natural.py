@@ -122,47 +122,78 @@ class Natural(Method):
         area = (min(c[0] for c in crops), min(c[1] for c in crops), max(c[2] for c in crops), max(c[3] for c in crops))
         hidden = _hidden(area, regions)
         strength = texture_strength(image, hidden, area)
-        seen = []
-        for target, crop in zip(targets, crops, strict=True):
-            x1, y1, x2, y2 = crop
-            known = ~hidden[y1 - area[1] : y2 - area[1], x1 - area[0] : x2 - area[0]]
-            # From here on nothing inside any region exists: its pixels are zeros.
-            region_pixels = image[y1:y2, x1:x2]
-            pixels = cv2.bitwise_and(region_pixels, region_pixels, mask=known.view(np.uint8))
-            seen.append((pixels, known, seed(target, pixels), mean_colour(pixels, known)))
+        seen: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}
+
+        def surrounding(i: int) -> tuple[np.ndarray, np.ndarray, int]:
+            """Region ``i``'s crop with nothing of any region in it (zeros), which of its
+            pixels are known, and its seed."""
+            if i not in seen:
+                x1, y1, x2, y2 = crops[i]
+                known = ~hidden[y1 - area[1] : y2 - area[1], x1 - area[0] : x2 - area[0]]
+                # From here on nothing inside any region exists: its pixels are zeros.
+                crop_pixels = image[y1:y2, x1:x2]
+                pixels = cv2.bitwise_and(crop_pixels, crop_pixels, mask=known.view(np.uint8))
+                seen[i] = (pixels, known, seed(targets[i], pixels))
+            return seen[i]
+
+        def average(i: int) -> np.ndarray:
+            """The mean colour of region ``i``'s surroundings (no pixel of any region)."""
+            x1, y1, x2, y2 = crops[i]
+            return mean_colour(image[y1:y2, x1:x2], ~hidden[y1 - area[1] : y2 - area[1], x1 - area[0] : x2 - area[0]])
+
         seniority = [_seniority(target, bounds) for target, (bounds, _) in zip(targets, regions, strict=True)]
         leaders = _leaders(regions, seniority)
-        looks = {}  # each group's flat colour and grain, from its leader's surroundings and draws
-        for leader in set(leaders):
-            _, _, chosen, average = seen[leader]
-            dx, dy, within, spread = _draws(chosen)
-            flat = neutral(average, within)
-            looks[leader] = (flat, strength * (1.0 + GRAIN_SPREAD * (2.0 * spread - 1.0)), (dx, dy))
+        looks: dict[int, tuple[np.ndarray, float, tuple[int, int]]] = {}  # each group's, from its leader
+
+        def look(leader: int) -> tuple[np.ndarray, float, tuple[int, int]]:
+            """A group's flat colour and grain, from its leader's surroundings and draws."""
+            if leader not in looks:
+                dx, dy, within, spread = _draws(surrounding(leader)[2])
+                grain = strength * (1.0 + GRAIN_SPREAD * (2.0 * spread - 1.0))
+                looks[leader] = (neutral(average(leader), within), grain, (dx, dy))
+            return looks[leader]
+
         grouped = {leader for i, leader in enumerate(leaders) if leader != i}
         # Where regions overlap the oldest track's (in a photo the largest) lies on top, in
         # every frame: which one shows does not change with the order of the detections.
-        for i in sorted(range(len(targets)), key=lambda k: (seniority[k], k), reverse=True):
+        # Painted from the top down, each region only where none above it lies: a region
+        # wholly under others (the same face found again, smaller) is not rebuilt at all.
+        # Only region pixels are written, and none is read: the order changes nothing else.
+        painted = np.zeros_like(hidden)
+        for i in sorted(range(len(targets)), key=lambda k: (seniority[k], k)):
             target, (bounds, mask), crop = targets[i], regions[i], crops[i]
-            pixels, known, chosen, average = seen[i]
-            flat, grain, start = looks[leaders[i]]
+            rx1, ry1, rx2, ry2 = bounds
+            above = painted[ry1 - area[1] : ry2 - area[1], rx1 - area[0] : rx2 - area[0]]
+            showing = mask & ~above
+            if not showing.any():
+                continue
+            above |= mask
+            flat, grain, start = look(leaders[i])
             rim = _rim(target.box, enlarge, bounds)
             if leaders[i] in grouped:
                 rim = _held_back(rim, hidden, area, bounds)
-            face = FaceRegion(target, bounds, rim, grain, chosen, flat, average, start)
-            rx1, ry1, rx2, ry2 = bounds
-            np.copyto(image[ry1:ry2, rx1:rx2], self._rebuild(pixels, known, crop, face), where=mask[:, :, None])
+            if thin(bounds) and not self._draws_face(target):
+                # The surroundings' mean at the edge, the flat grey inside, no face shading:
+                # at this size none of them would show apart from the others.
+                new = finish(rim * (average(i) - flat) + flat, grain, bounds, start)
+            else:
+                pixels, known, chosen = surrounding(i)
+                face = FaceRegion(target, bounds, rim, grain, chosen, flat, start)
+                new = self._rebuild(pixels, known, crop, face)
+            np.copyto(image[ry1:ry2, rx1:rx2], new, where=showing[:, :, None])
         return [bounds for bounds, _ in regions]
+
+    def _draws_face(self, target: Target) -> bool:
+        """Whether a face is drawn into ``target``'s region: then even a :func:`thin`
+        region is rebuilt by :meth:`_rebuild`, which reads its surroundings and seed."""
+        return False
 
     def _rebuild(self, pixels: np.ndarray, known: np.ndarray, crop: Bounds, face: FaceRegion) -> np.ndarray:
         """``(h, w, 3) uint8`` new pixels for ``face.region`` from the ``known`` pixels of ``crop``.
 
         ``pixels`` is the ``(H, W, 3) uint8`` crop, 0 where not ``known`` (``(H, W)`` bool).
+        Not called for a :func:`thin` region unless :meth:`_draws_face`.
         """
-        if thin(face.region):
-            # The surroundings' mean at the edge, the flat grey inside, no face shading:
-            # at this size none of them would show apart from the others.
-            edge = face.rim * (face.average - face.flat) + face.flat
-            return finish(edge, face.grain, face.region, face.grain_start)
         base = quieted(surroundings(pixels, known, face.region, crop), face.flat, face.rim)
         box, eyes = face.target.box, face.target.eyes
         shade = placed(shading(chosen(face.seed)), box, eyes, face.region, border=cv2.BORDER_CONSTANT)
@@ -183,8 +214,6 @@ class FaceRegion(NamedTuple):
     seed: int
     #: ``(3,) float32``: the flat colour (:func:`neutral`), of its group (:func:`_leaders`).
     flat: np.ndarray
-    #: ``(3,) float32``: the mean colour of the region's own surroundings (:func:`mean_colour`).
-    average: np.ndarray
     #: Where the grain's pattern starts (:func:`finish`), the same over a group.
     grain_start: tuple[int, int]
 
@@ -466,26 +495,44 @@ def _leaders(regions: Sequence[tuple[Bounds, np.ndarray]], seniority: Sequence[t
             i = parent[i]
         return i
 
-    order = sorted(range(len(regions)), key=lambda i: regions[i][0][0])
-    for a, i in enumerate(order):
-        (x1, y1, x2, y2), mask = regions[i]
-        for j in order[a + 1 :]:
-            (u1, v1, u2, v2), other = regions[j]
-            if u1 >= x2:
-                break  # sorted by left edge: no later region reaches back
-            left, top, right, bottom = max(x1, u1), max(y1, v1), min(x2, u2), min(y2, v2)
-            if right <= left or bottom <= top:
-                continue
-            ours = mask[top - y1 : bottom - y1, left - x1 : right - x1]
-            theirs = other[top - v1 : bottom - v1, left - u1 : right - u1]
-            if np.count_nonzero(ours & theirs) >= SAME_FACE * min(sizes[i], sizes[j]):
-                parent[root(j)] = root(i)
+    for i, j in _overlapping(regions, sizes):
+        ((x1, y1, x2, y2), mask), ((u1, v1, u2, v2), other) = regions[i], regions[j]
+        left, top, right, bottom = max(x1, u1), max(y1, v1), min(x2, u2), min(y2, v2)
+        ours = mask[top - y1 : bottom - y1, left - x1 : right - x1]
+        theirs = other[top - v1 : bottom - v1, left - u1 : right - u1]
+        if np.count_nonzero(ours & theirs) >= SAME_FACE * min(sizes[i], sizes[j]):
+            parent[root(j)] = root(i)
     best: dict[int, int] = {}
     for i in range(len(regions)):
         group = root(i)
         if group not in best or (seniority[i], i) < (seniority[best[group]], best[group]):
             best[group] = i
     return [best[root(i)] for i in range(len(regions))]
+
+
+def _overlapping(regions: Sequence[tuple[Bounds, np.ndarray]], sizes: Sequence[int]) -> list[tuple[int, int]]:
+    """The pairs ``(i, j)``, ``i < j``, of regions whose rectangles overlap by at least
+    :data:`SAME_FACE` of the smaller one's ellipse (``sizes``, in pixels): only they can
+    share that much of their ellipses. In blocks of rows, so that a crowd's thousands of
+    regions need no Python loop over every pair and no square matrix of them."""
+    bounds = np.array([b for b, _ in regions], np.int64).reshape(-1, 4)
+    least = SAME_FACE * np.asarray(sizes, np.float64)
+    count = len(regions)
+    pairs: list[tuple[int, int]] = []
+    for first in range(0, count, _PAIR_ROWS):
+        rows = bounds[first : first + _PAIR_ROWS, None, :]
+        width = np.minimum(rows[..., 2], bounds[:, 2]) - np.maximum(rows[..., 0], bounds[:, 0])
+        height = np.minimum(rows[..., 3], bounds[:, 3]) - np.maximum(rows[..., 1], bounds[:, 1])
+        overlap = np.clip(width, 0, None) * np.clip(height, 0, None)
+        enough = (overlap > 0) & (overlap >= np.minimum(least[first : first + _PAIR_ROWS, None], least))
+        enough &= np.arange(first, first + len(rows))[:, None] < np.arange(count)
+        ii, jj = np.nonzero(enough)
+        pairs += zip((ii + first).tolist(), jj.tolist(), strict=True)
+    return pairs
+
+
+#: Rows of region pairs compared at once in :func:`_overlapping`.
+_PAIR_ROWS = 256
 
 
 def _seniority(target: Target, region: Bounds) -> tuple[bool, int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import Bounds
+from .base import Bounds, Target
 from .faces_of_no_one import LUMA, chosen, face_alpha, model_faces, placed
 from .natural import FaceRegion, Natural, finish, quieted, surroundings
 
@@ -43,9 +43,12 @@ class Synthetic(Natural):
     name = "synthetic"
     summary = "a face of no one drawn in, no face pixel kept"
 
+    def _draws_face(self, target: Target) -> bool:
+        return target.score is None or target.score >= DRAW_SCORE
+
     def _rebuild(self, pixels: np.ndarray, known: np.ndarray, crop: Bounds, face: FaceRegion) -> np.ndarray:
         target = face.target
-        if target.score is not None and target.score < DRAW_SCORE:
+        if not self._draws_face(target):
             return super()._rebuild(pixels, known, crop, face)
         # the drawn face, too, takes only the surroundings' brightness: the flat colour's
         colour = face.flat
