@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,10 +66,10 @@ def grown_region(box: Box, factor: float) -> tuple[int, int, int, int]:
     half_h = max(y2 - y1, 1.0) * factor * _TALLER / 2
     half_w = max((x2 - x1) * factor / 2, 0.8 * half_h, 1.0)
     return (
-        int(np.floor(cx - half_w)),
-        int(np.floor(cy - half_h)),
-        int(np.ceil(cx + half_w)),
-        int(np.ceil(cy + half_h)),
+        math.floor(cx - half_w),
+        math.floor(cy - half_h),
+        math.ceil(cx + half_w),
+        math.ceil(cy + half_h),
     )
 
 
