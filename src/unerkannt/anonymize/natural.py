@@ -551,7 +551,7 @@ def _held_back(rim: np.ndarray, hidden: np.ndarray, area: Bounds, region: Bounds
     x1, y1, x2, y2 = region
     outside = (~hidden[y1 - area[1] : y2 - area[1], x1 - area[0] : x2 - area[0]]).astype(np.float32)
     sigma = max(1.0, 0.1 * min(x2 - x1, y2 - y1))
-    near = cv2.GaussianBlur(outside, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    near = np.asarray(cv2.GaussianBlur(outside, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE), np.float32)
     near *= 2.5  # (never below 0: a blur of zeros and ones)
     return np.asarray(rim * np.minimum(near, 1.0, out=near)[:, :, None], np.float32)
 
