@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,86 @@ def inner(box: tuple[float, ...], margin: int = 12) -> tuple[slice, slice]:
 
 def wait_ready(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector(".item .download[aria-disabled='false']", timeout=60_000)
+
+
+def held_within(page, held: list[object], n: int, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Let the page run until ``n`` requests are held (the route handler runs while it waits)."""
+    deadline = time.monotonic() + seconds
+    while len(held) < n:
+        assert time.monotonic() < deadline, f"{n} requests were not sent"
+        page.wait_for_timeout(20)
+
+
+def test_a_box_drawn_while_an_answer_is_on_its_way_is_never_skipped(serve, browser_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The answer to an earlier change that arrives after a box was drawn must not offer a download.
+
+    The protect request made for a toggle is held; the user draws a box; then that request is
+    answered. Its photo lacks the box, so the download must stay disabled until the answer
+    that includes the box has come, and the file downloaded then must have the box filled.
+    """
+    page = browser_page
+    base = serve(FakeDetector([FACE, OTHER]))
+    held: list[object] = []
+    holding = [False]
+
+    def hold(route) -> None:  # type: ignore[no-untyped-def]
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/v1/protect*", hold)
+    page.clock.install()  # the page's 250 ms wait before it sends a change runs when the test says
+    page.goto(base + "/")
+    page.select_option("#format", "png")
+    page.set_input_files("#files", str(PHOTO))
+    page.wait_for_selector(".face.protected >> nth=1")
+    wait_ready(page)
+
+    holding[0] = True
+    now = page.evaluate("() => Date.now()") / 1000
+    page.clock.pause_at(datetime.fromtimestamp(now + 1, tz=UTC))  # before any timer of the page is due
+    page.locator(".face").nth(1).focus()
+    page.keyboard.press("Enter")  # leave the second face visible
+    page.clock.run_for(300)  # its protect request goes out, and is held
+    held_within(page, held, 1)
+    # Record whether the download is ever offered from here on.
+    page.evaluate(
+        """() => {
+        const link = document.querySelector('.item .download');
+        window.offered = false;
+        new MutationObserver(() => { if (link.getAttribute('aria-disabled') === 'false') window.offered = true; })
+          .observe(link, { attributes: true });
+    }"""
+    )
+    overlay = page.locator(".overlay").bounding_box()
+    assert overlay is not None
+    sx, sy = overlay["width"] / 512, overlay["height"] / 512
+    page.mouse.move(overlay["x"] + DRAWN[0] * sx, overlay["y"] + DRAWN[1] * sy)
+    page.mouse.down()
+    page.mouse.move(overlay["x"] + DRAWN[2] * sx, overlay["y"] + DRAWN[3] * sy, steps=4)
+    page.mouse.up()
+    # The toggle's answer (without the drawn box) arrives before the page sends the drawn box:
+    # the page's clock is paused, so its 250 ms wait has not run.
+    held[0].continue_()  # type: ignore[attr-defined]
+    for _ in range(60):  # give the page 3 s to take the answer in (the old page offered it here)
+        page.wait_for_timeout(50)
+        if page.evaluate("() => window.offered"):
+            break
+    page.clock.run_for(300)  # the request with the drawn box goes out, and is held in turn
+    held_within(page, held, 2)
+    assert page.evaluate("() => window.offered") is False, "the answer without the drawn box was offered"
+    assert page.locator(".item .download").get_attribute("aria-disabled") == "true"
+
+    page.clock.resume()
+    holding[0] = False
+    held[1].continue_()  # type: ignore[attr-defined]
+    wait_ready(page)
+    with page.expect_download() as info:
+        page.click(".item .download")
+    saved = tmp_path / "downloaded.png"
+    info.value.save_as(saved)
+    assert np.abs(pixels(saved)[inner(DRAWN)] - pixels(PHOTO)[inner(DRAWN)]).mean() > 30, "the drawn box was not filled"
 
 
 def test_page_toggle_draw_download(serve, browser_page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -212,6 +212,7 @@ let pending = new Map();
 function changed(item) {
   touch();
   item.busy = true; item.stateText = t("updating");  // no download of the previous result meanwhile
+  item.seq++;  // an answer already on its way was made without this change: it must not end the wait
   render(item);
   clearTimeout(pending.get(item.id));
   pending.set(item.id, setTimeout(() => protect(item), 250));
