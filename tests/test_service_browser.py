@@ -126,6 +126,17 @@ def wait_ready(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector(".item .download[aria-disabled='false']", timeout=60_000)
 
 
+def draw_box(page, box: tuple[float, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Drag a box with the mouse over the 512 x 512 example photo's overlay, in image pixels."""
+    overlay = page.locator(".overlay").bounding_box()
+    assert overlay is not None
+    sx, sy = overlay["width"] / 512, overlay["height"] / 512
+    page.mouse.move(overlay["x"] + box[0] * sx, overlay["y"] + box[1] * sy)
+    page.mouse.down()
+    page.mouse.move(overlay["x"] + box[2] * sx, overlay["y"] + box[3] * sy, steps=8)
+    page.mouse.up()
+
+
 def held_within(page, held: list[object], n: int, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
     """Let the page run until ``n`` requests are held (the route handler runs while it waits)."""
     deadline = time.monotonic() + seconds
@@ -176,13 +187,7 @@ def test_a_box_drawn_while_an_answer_is_on_its_way_is_never_skipped(serve, brows
           .observe(link, { attributes: true });
     }"""
     )
-    overlay = page.locator(".overlay").bounding_box()
-    assert overlay is not None
-    sx, sy = overlay["width"] / 512, overlay["height"] / 512
-    page.mouse.move(overlay["x"] + DRAWN[0] * sx, overlay["y"] + DRAWN[1] * sy)
-    page.mouse.down()
-    page.mouse.move(overlay["x"] + DRAWN[2] * sx, overlay["y"] + DRAWN[3] * sy, steps=4)
-    page.mouse.up()
+    draw_box(page, DRAWN)
     # The toggle's answer (without the drawn box) arrives before the page sends the drawn box:
     # the page's clock is paused, so its 250 ms wait has not run.
     held[0].continue_()  # type: ignore[attr-defined]
@@ -225,13 +230,7 @@ def test_page_toggle_draw_download(serve, browser_page, tmp_path: Path) -> None:
     assert "visible" in page.locator(".warnings").inner_text().lower()
 
     # Draw a box over a face the detector missed.
-    overlay = page.locator(".overlay").bounding_box()
-    assert overlay is not None
-    sx, sy = overlay["width"] / 512, overlay["height"] / 512
-    page.mouse.move(overlay["x"] + DRAWN[0] * sx, overlay["y"] + DRAWN[1] * sy)
-    page.mouse.down()
-    page.mouse.move(overlay["x"] + DRAWN[2] * sx, overlay["y"] + DRAWN[3] * sy, steps=8)
-    page.mouse.up()
+    draw_box(page, DRAWN)
     page.wait_for_selector(".face.manual")
     wait_ready(page)
 
